@@ -1,0 +1,105 @@
+/**
+ * The one table of coded errors (DESIGN §6). A code is never reused: retire a code by marking it, never by
+ * giving it a new meaning. Messages are for technicians; `vi` is what the Vietnamese UI shows.
+ */
+export const ERRORS = {
+  LOA_ERR_INTERNAL: { en: 'Internal error', vi: 'Lỗi nội bộ' },
+  LOA_ERR_CONFIG_INVALID: { en: 'The configuration file is invalid', vi: 'Tệp cấu hình không hợp lệ' },
+  LOA_ERR_CONFIG_NOT_FOUND: { en: 'The configuration file was not found', vi: 'Không tìm thấy tệp cấu hình' },
+  LOA_ERR_JSON_PARSE: { en: 'The input is not valid JSON', vi: 'Dữ liệu không phải JSON hợp lệ' },
+  LOA_ERR_INPUT_TOO_LARGE: { en: 'The input is larger than allowed', vi: 'Dữ liệu vượt quá kích thước cho phép' },
+  LOA_ERR_SCHEMA: { en: 'The input does not match its schema', vi: 'Dữ liệu không đúng định dạng' },
+
+  LOA_ERR_CRYPTO: { en: 'Signature or key check failed', vi: 'Kiểm tra chữ ký hoặc khóa thất bại' },
+  LOA_ERR_KEY_FILE: { en: 'A key file could not be read', vi: 'Không đọc được tệp khóa' },
+
+  LOA_ERR_ROOT_INVALID: { en: 'The trust root metadata is invalid', vi: 'Siêu dữ liệu khóa gốc không hợp lệ' },
+  LOA_ERR_ROOT_ROLLBACK: { en: 'The trust root version is not newer than the current one', vi: 'Phiên bản khóa gốc không mới hơn phiên bản hiện tại' },
+  LOA_ERR_ROOT_THRESHOLD: { en: 'The trust root is not signed by enough keys', vi: 'Khóa gốc không đủ số chữ ký yêu cầu' },
+  LOA_ERR_ROOT_EXPIRED: { en: 'The trust root metadata has expired', vi: 'Siêu dữ liệu khóa gốc đã hết hạn' },
+
+  LOA_ERR_MANIFEST_SIGNATURE: { en: 'The manifest signature is not valid', vi: 'Chữ ký lịch phát không hợp lệ' },
+  LOA_ERR_MANIFEST_UNKNOWN_KEY: { en: 'The manifest is signed by an unknown key', vi: 'Lịch phát được ký bằng khóa không xác định' },
+  LOA_ERR_MANIFEST_REVOKED_KEY: { en: 'The manifest is signed by a revoked key', vi: 'Lịch phát được ký bằng khóa đã thu hồi' },
+  LOA_ERR_MANIFEST_THRESHOLD: { en: 'The manifest has fewer valid signatures than required', vi: 'Lịch phát không đủ số chữ ký hợp lệ' },
+  LOA_ERR_MANIFEST_WRONG_DEVICE: { en: 'The manifest is for another device', vi: 'Lịch phát dành cho thiết bị khác' },
+  LOA_ERR_MANIFEST_ROLLBACK: { en: 'The manifest version is not newer than the current one (rollback or replay)', vi: 'Phiên bản lịch phát không mới hơn (quay lui hoặc phát lại)' },
+  LOA_ERR_MANIFEST_EXPIRED: { en: 'The manifest has already expired', vi: 'Lịch phát đã hết hạn' },
+  LOA_ERR_MANIFEST_INVALID: { en: 'The manifest is malformed', vi: 'Lịch phát sai định dạng' },
+  LOA_ERR_MANIFEST_TOO_LARGE: { en: 'The manifest is larger than allowed', vi: 'Lịch phát vượt quá kích thước cho phép' },
+  LOA_ERR_MANIFEST_MEDIA_MISSING: { en: 'Media referenced by the manifest is missing', vi: 'Thiếu tệp âm thanh mà lịch phát cần' },
+
+  LOA_ERR_MEDIA_HASH_MISMATCH: { en: 'The media file does not match its sha256', vi: 'Tệp âm thanh không khớp mã băm sha256' },
+  LOA_ERR_MEDIA_SIZE_MISMATCH: { en: 'The media file does not have the expected size', vi: 'Tệp âm thanh sai kích thước' },
+  LOA_ERR_MEDIA_NOT_FOUND: { en: 'The media file was not found', vi: 'Không tìm thấy tệp âm thanh' },
+
+  LOA_ERR_PROFILE_INVALID: { en: 'The hardware profile is invalid', vi: 'Hồ sơ phần cứng không hợp lệ' },
+  LOA_ERR_PROFILE_UNKNOWN_RELAY: { en: 'The hardware profile names an unknown relay type', vi: 'Hồ sơ phần cứng có loại rơ-le không xác định' },
+  LOA_ERR_AUDIO_DEVICE_NOT_FOUND: { en: 'The ALSA audio device does not exist', vi: 'Không tìm thấy thiết bị âm thanh ALSA' },
+
+  LOA_ERR_SERIAL_PORT_MISSING: { en: 'The serial port does not exist', vi: 'Không tìm thấy cổng nối tiếp (serial)' },
+  LOA_ERR_SERIAL_IO: { en: 'Serial communication with the relay board failed', vi: 'Lỗi giao tiếp với bảng rơ-le qua cổng nối tiếp' },
+  LOA_ERR_RELAY_READBACK: { en: 'The relay state read back differs from what was set', vi: 'Trạng thái rơ-le đọc lại khác với trạng thái đã đặt' },
+  LOA_ERR_RELAY_TIMEOUT: { en: 'The relay board did not answer in time', vi: 'Bảng rơ-le không phản hồi kịp thời' },
+  LOA_ERR_GPIO: { en: 'GPIO access failed', vi: 'Lỗi truy cập GPIO' },
+  LOA_ERR_GPIO_UNAVAILABLE: { en: 'libgpiod is not available on this system', vi: 'Hệ thống không có thư viện libgpiod' },
+
+  LOA_ERR_PLAYER_SPAWN: { en: 'The audio player could not be started', vi: 'Không khởi động được trình phát âm thanh' },
+  LOA_ERR_PLAYER_FAILED: { en: 'Playback failed', vi: 'Phát âm thanh thất bại' },
+  LOA_ERR_STREAM_GAP: { en: 'The relayed stream dropped and was reconnected', vi: 'Luồng tiếp sóng bị gián đoạn và đã kết nối lại' },
+  LOA_ERR_STREAM_UNREACHABLE: { en: 'The relayed stream could not be reached', vi: 'Không kết nối được luồng tiếp sóng' },
+
+  LOA_ERR_STORE_CORRUPT: { en: 'The local database is corrupt', vi: 'Cơ sở dữ liệu cục bộ bị hỏng' },
+  LOA_ERR_STORE_MIGRATION: { en: 'The local database could not be migrated', vi: 'Không nâng cấp được cơ sở dữ liệu cục bộ' },
+  LOA_ERR_STORE_NEWER: { en: 'The local database was made by a newer agent', vi: 'Cơ sở dữ liệu cục bộ do phiên bản mới hơn tạo ra' },
+
+  LOA_ERR_BUNDLE_INVALID: { en: 'The offline bundle is incomplete or invalid', vi: 'Gói dữ liệu ngoại tuyến thiếu hoặc không hợp lệ' },
+  LOA_ERR_DEVICE_ID_MISSING: { en: 'The device has no identity yet', vi: 'Thiết bị chưa có định danh' },
+} as const satisfies Record<string, { en: string; vi: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface LoaErrorOptions {
+  cause?: unknown;
+  /** Extra facts for logs and events (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+/** An error with a stable code from the table. At HTTP/MQTT boundaries it becomes `{error: {code, message}}`. */
+export class LoaError extends Error {
+  override name = 'LoaError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message?: string, options: LoaErrorOptions = {}) {
+    super(message ?? ERRORS[code].en, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+  toJSON(): { error: { code: ErrorCode; message: string; details?: Record<string, unknown> } } {
+    return { error: { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) } };
+  }
+}
+
+/** Every crypto failure collapses into this one type, so callers cannot leak which check failed by accident. */
+export class CryptoError extends LoaError {
+  override name = 'CryptoError';
+  constructor(message: string = ERRORS.LOA_ERR_CRYPTO.en, options: LoaErrorOptions = {}) {
+    super('LOA_ERR_CRYPTO', message, options);
+  }
+}
+
+export function isLoaError(e: unknown): e is LoaError {
+  return e instanceof LoaError;
+}
+
+/** Wraps anything thrown into a LoaError, keeping the original as the cause. */
+export function toLoaError(e: unknown, fallback: ErrorCode = 'LOA_ERR_INTERNAL'): LoaError {
+  if (e instanceof LoaError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new LoaError(fallback, `${ERRORS[fallback].en}: ${msg}`, { cause: e });
+}
+
+/** The Vietnamese message for a code, for UIs. */
+export function messageVi(code: ErrorCode): string {
+  return ERRORS[code].vi;
+}

@@ -1,0 +1,32 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Id } from './common.js';
+
+/** Types of device events (proof-of-play, acks, faults). Each goes through the durable outbox. */
+export const EVENT_TYPES = [
+  'agent.start', 'agent.stop',
+  'play.start', 'play.end', 'play.skip',
+  'manifest.accepted', 'manifest.rejected', 'manifest.stale',
+  'media.rejected',
+  'relay.fault', 'relay.recovered',
+  'audio.fault', 'stream.gap',
+  'store.recovered',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const DeviceEvent = Type.Object(
+  {
+    deviceId: Id,
+    seq: Type.Integer({ minimum: 1, description: 'Per-device sequence number' }),
+    key: Type.String({ maxLength: 300, description: 'Idempotency key: deviceId + seq' }),
+    type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
+    at: Type.Integer({ minimum: 0, description: 'Device wall-clock time, ms since epoch' }),
+    data: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false, title: 'device event' },
+);
+export type DeviceEvent = Static<typeof DeviceEvent>;
+
+export const PlayEndStatus = Type.Union([
+  Type.Literal('completed'), Type.Literal('preempted'), Type.Literal('interrupted'), Type.Literal('failed'), Type.Literal('stopped'),
+]);
+export type PlayEndStatus = Static<typeof PlayEndStatus>;
