@@ -2,6 +2,8 @@
 export interface Clock {
   /** Wall-clock time in ms since the epoch (can step when NTP corrects it). */
   now(): number;
+  /** Monotonic ms (never steps); compared with now() it reveals wall-clock steps. */
+  monotonic(): number;
   /** Resolves after `ms`, or rejects with an AbortError when the signal aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
@@ -16,6 +18,9 @@ export class AbortError extends Error {
 export class SystemClock implements Clock {
   now(): number {
     return Date.now();
+  }
+  monotonic(): number {
+    return performance.now();
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {

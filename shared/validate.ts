@@ -43,7 +43,7 @@ export function checker<S extends TSchema>(schema: S, code: ErrorCode = 'LOA_ERR
   const fn: ValidateFunction = ajv.compile(schema);
   return {
     schema,
-    parse(value: unknown, what = (schema.title as string | undefined) ?? 'input'): Static<S> {
+    parse(value: unknown, what = (schema.title) ?? 'input'): Static<S> {
       const copy: unknown = structuredClone(value);
       if (!fn(copy)) {
         const list = issues(fn.errors);

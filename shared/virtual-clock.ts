@@ -14,6 +14,7 @@ interface Timer {
  */
 export class VirtualClock implements Clock {
   private t: number;
+  private mono = 0;
   private seq = 0;
   private timers: Timer[] = [];
   private readonly lag: () => number;
@@ -25,6 +26,17 @@ export class VirtualClock implements Clock {
 
   now(): number {
     return this.t;
+  }
+
+  monotonic(): number {
+    return this.mono;
+  }
+
+  private moveTo(t: number): void {
+    if (t > this.t) {
+      this.mono += t - this.t;
+      this.t = t;
+    }
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -58,17 +70,18 @@ export class VirtualClock implements Clock {
   }
 
   async advanceTo(target: number): Promise<void> {
+    if (!Number.isFinite(target)) throw new RangeError(`VirtualClock.advanceTo needs a finite time, got ${target}`);
     await VirtualClock.settle();
     for (;;) {
       this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
       const next = this.timers[0];
       if (!next || next.at > target) break;
       this.timers.shift();
-      this.t = Math.max(this.t, next.at + Math.max(0, this.lag()));
+      this.moveTo(next.at + Math.max(0, this.lag()));
       next.resolve();
       await VirtualClock.settle();
     }
-    this.t = Math.max(this.t, target);
+    this.moveTo(target);
     await VirtualClock.settle();
   }
 

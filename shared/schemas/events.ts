@@ -9,7 +9,7 @@ export const EVENT_TYPES = [
   'media.rejected',
   'relay.fault', 'relay.recovered',
   'audio.fault', 'stream.gap',
-  'store.recovered',
+  'store.recovered', 'clock.step',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -1,0 +1,37 @@
+/** Versioned schema migrations for the agent database. Append only: never edit a shipped migration. */
+export const MIGRATIONS: readonly string[] = [
+  // 1: initial schema
+  `
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE trust_root (version INTEGER PRIMARY KEY, body TEXT NOT NULL, installed_at INTEGER NOT NULL);
+  CREATE TABLE manifests (
+    version INTEGER PRIMARY KEY,
+    body TEXT NOT NULL,             -- the full signed envelope, canonical JSON
+    accepted_at INTEGER NOT NULL
+  );
+  CREATE TABLE media (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    verified_at INTEGER NOT NULL
+  );
+  CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe TEXT NOT NULL UNIQUE,    -- local write-once key: a second write of the same fact is a no-op
+    type TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    sent_at INTEGER
+  );
+  CREATE INDEX outbox_unsent ON outbox(seq) WHERE sent_at IS NULL;
+  CREATE TABLE plays (
+    occurrence TEXT PRIMARY KEY,    -- entry id + scheduled start
+    entry_id TEXT NOT NULL,
+    scheduled_at INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('playing','paused','done','skipped')),
+    offset_ms INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX plays_scheduled ON plays(scheduled_at);
+  `,
+];

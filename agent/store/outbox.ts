@@ -1,0 +1,69 @@
+import type { DeviceEvent, EventType } from '../../shared/schemas/events.js';
+import type { Db } from './db.js';
+
+interface Row {
+  seq: number;
+  dedupe: string;
+  type: string;
+  at: number;
+  data: string;
+  sent_at: number | null;
+}
+
+/**
+ * The durable outbox (DESIGN §3/§4). Every event that matters is written here in a committed transaction
+ * before anything else happens; sync drains it in order. The idempotency key makes a second write of the
+ * same fact a no-op, so a crash between "did it" and "wrote it" can be retried without duplicates.
+ */
+export class Outbox {
+  private readonly insertStmt;
+  private readonly byKey;
+  private readonly pendingStmt;
+  private readonly markStmt;
+
+  constructor(private readonly options: { db: Db; deviceId: () => string }) {
+    const db = options.db;
+    this.insertStmt = db.prepare('INSERT OR IGNORE INTO outbox (dedupe, type, at, data) VALUES (?, ?, ?, ?)');
+    this.byKey = db.prepare<[string], Row>('SELECT * FROM outbox WHERE dedupe = ?');
+    this.pendingStmt = db.prepare<[number, number], Row>('SELECT * FROM outbox WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?');
+    this.markStmt = db.prepare('UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL');
+  }
+
+  /**
+   * Appends an event. `dedupe` names the fact (e.g. `end:<occurrence>:<attempt>`): when an event with this
+   * name exists already, nothing is written and the existing event is returned. The event's idempotency key
+   * towards the controller is deviceId + seq.
+   */
+  add(type: EventType, dedupe: string, at: number, data: Record<string, unknown>): DeviceEvent {
+    this.insertStmt.run(dedupe, type, at, JSON.stringify(data));
+    return this.toEvent(this.byKey.get(dedupe)!);
+  }
+
+  get(dedupe: string): DeviceEvent | undefined {
+    const r = this.byKey.get(dedupe);
+    return r ? this.toEvent(r) : undefined;
+  }
+
+  /** Unsent events in order, after `afterSeq`. */
+  pending(limit = 100, afterSeq = 0): DeviceEvent[] {
+    return this.pendingStmt.all(afterSeq, limit).map((r) => this.toEvent(r));
+  }
+
+  markSent(seqs: readonly number[], at: number): void {
+    this.options.db.transaction(() => {
+      for (const s of seqs) this.markStmt.run(at, s);
+    })();
+  }
+
+  /** All events of some types, in order (reports, tests, the local UI). */
+  list(types?: readonly EventType[]): DeviceEvent[] {
+    const rows = this.options.db.prepare<[], Row>('SELECT * FROM outbox ORDER BY seq').all();
+    const all = rows.map((r) => this.toEvent(r));
+    return types ? all.filter((e) => types.includes(e.type)) : all;
+  }
+
+  private toEvent(r: Row): DeviceEvent {
+    const deviceId = this.options.deviceId();
+    return { deviceId, seq: r.seq, key: `${deviceId}:${r.seq}`, type: r.type as EventType, at: r.at, data: JSON.parse(r.data) as Record<string, unknown> };
+  }
+}
