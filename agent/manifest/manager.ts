@@ -1,0 +1,77 @@
+import type { Readable } from 'node:stream';
+import { canonicalize } from '../../shared/crypto.js';
+import { LoaError, toLoaError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { SignedManifest } from '../../shared/schemas/manifest.js';
+import type { RootMetadata } from '../../shared/schemas/root.js';
+import { verifyInitialRoot, verifyRootUpdate } from '../../shared/trust.js';
+import type { MediaStore } from '../media/store.js';
+import type { Db } from '../store/db.js';
+import type { Outbox } from '../store/outbox.js';
+import { signedManifestChecker, verifyManifest } from './verify.js';
+
+/** Opens the bytes of a media file by sha256, or null when the source does not have it. */
+export type MediaSource = (sha256: string) => Readable | null;
+
+/**
+ * Holds the trust root and the manifest in force. A new manifest replaces the current one only after it
+ * passed every check and all its media are in the store, verified; otherwise the current one stays and a
+ * `manifest.rejected` event says why.
+ */
+export class ManifestManager {
+  constructor(private readonly o: { db: Db; outbox: Outbox; media: MediaStore; log: Logger; deviceId: string; now: () => number }) {}
+
+  root(): RootMetadata | null {
+    const row = this.o.db.prepare<[], { body: string }>('SELECT body FROM trust_root ORDER BY version DESC LIMIT 1').get();
+    return row ? (JSON.parse(row.body) as { signed: RootMetadata }).signed : null;
+  }
+
+  /** Installs root metadata: the first one on trust (provisioning), later ones only if they chain. */
+  installRoot(input: unknown): RootMetadata {
+    const current = this.root();
+    const next = current ? verifyRootUpdate(current, input, this.o.now()) : verifyInitialRoot(input, this.o.now());
+    this.o.db.prepare('INSERT INTO trust_root (version, body, installed_at) VALUES (?, ?, ?)').run(next.version, canonicalize(input), this.o.now());
+    this.o.log.info({ version: next.version }, 'trust root installed');
+    return next;
+  }
+
+  current(): SignedManifest | null {
+    const row = this.o.db.prepare<[], { body: string }>('SELECT body FROM manifests ORDER BY version DESC LIMIT 1').get();
+    return row ? signedManifestChecker.parse(JSON.parse(row.body)) : null;
+  }
+
+  currentVersion(): number {
+    return this.o.db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM manifests').get()?.v ?? 0;
+  }
+
+  /** Verifies and installs a manifest with its media. Returns it, or throws the coded reason (also reported). */
+  async install(raw: unknown, source: MediaSource): Promise<SignedManifest> {
+    const now = this.o.now();
+    let claimed: unknown;
+    try {
+      const root = this.root();
+      if (!root) throw new LoaError('LOA_ERR_ROOT_INVALID', 'no trust root is installed: provision the device first (loa agent init)');
+      const env = verifyManifest(raw, { root, deviceId: this.o.deviceId, currentVersion: this.currentVersion(), now });
+      claimed = env.signed.version;
+      for (const m of env.signed.media) {
+        if (this.o.media.has(m.sha256, m.size)) continue;
+        const stream = source(m.sha256);
+        if (!stream) throw new LoaError('LOA_ERR_MANIFEST_MEDIA_MISSING', `media ${m.sha256.slice(0, 12)}… of manifest v${env.signed.version} is not in the bundle`, { details: { sha256: m.sha256 } });
+        await this.o.media.put(m, stream);
+      }
+      this.o.db.transaction(() => {
+        this.o.db.prepare('INSERT INTO manifests (version, body, accepted_at) VALUES (?, ?, ?)').run(env.signed.version, canonicalize(env), now);
+        this.o.outbox.add('manifest.accepted', `accepted:${env.signed.version}`, now, { version: env.signed.version, media: env.signed.media.length, entries: env.signed.schedule.length });
+      })();
+      this.o.media.gc(new Set(env.signed.media.map((m) => m.sha256)));
+      this.o.db.prepare('DELETE FROM manifests WHERE version < ?').run(env.signed.version);
+      this.o.log.info({ version: env.signed.version }, 'manifest accepted');
+      return env;
+    } catch (e) {
+      const err = toLoaError(e, 'LOA_ERR_MANIFEST_INVALID');
+      this.o.outbox.add('manifest.rejected', `rejected:${now}:${err.code}:${String(claimed)}`, now, { code: err.code, message: err.message, ...(claimed !== undefined ? { version: claimed } : {}), current: this.currentVersion() });
+      this.o.log.warn({ code: err.code, reason: err.message }, 'manifest rejected; the current one stays in force');
+      throw err;
+    }
+  }
+}

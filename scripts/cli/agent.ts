@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { Agent } from '../../agent/agent.js';
+import { openBundle } from '../../agent/bundle.js';
+import { loadProfile } from '../../agent/config/profile.js';
+import { initIdentity, loadIdentity } from '../../agent/identity.js';
+import { ManifestManager } from '../../agent/manifest/manager.js';
+import { MediaStore } from '../../agent/media/store.js';
+import { openDb } from '../../agent/store/db.js';
+import { Outbox } from '../../agent/store/outbox.js';
+import { createLogger } from '../../shared/log.js';
+
+/** Runs an agent until SIGTERM/SIGINT; outputs are forced off on the way out, even after a crash. */
+export async function runAgent(dataDir: string, profilePath: string): Promise<void> {
+  const log = createLogger('agent');
+  const profile = loadProfile(profilePath);
+  const agent = new Agent({ dataDir, profile, log });
+  let stopping = false;
+  const stop = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await agent.stop().catch((e: unknown) => log.error({ err: e }, 'stop failed'));
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+  process.on('uncaughtException', (e) => {
+    log.fatal({ err: e }, 'uncaught exception: switching outputs off and exiting');
+    void stop(1);
+  });
+  await agent.start();
+  // Manifests imported while we run (loa agent import) are picked up on SIGHUP and every 10 s.
+  const reload = (): void => void agent.reloadManifest().catch((e: unknown) => log.error({ err: e }, 'reload failed'));
+  process.on('SIGHUP', reload);
+  setInterval(reload, 10_000).unref();
+  process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, ...agent.status() }) + '\n');
+}
+
+export function registerAgent(program: Command): void {
+  const a = program.command('agent').description('The receiver agent: offline-first playback of a signed schedule');
+  a.command('run', { isDefault: true })
+    .description('Run the agent (plays the schedule in force; needs no network)')
+    .requiredOption('--data-dir <dir>', 'state folder (database, media, keys)')
+    .requiredOption('--profile <file>', 'hardware profile JSON (see hardware-profiles/)')
+    .action(async (o: { dataDir: string; profile: string }) => runAgent(o.dataDir, o.profile));
+  a.command('init')
+    .description('Give this receiver its identity key and device id, and install the trust root')
+    .requiredOption('--data-dir <dir>', 'state folder')
+    .requiredOption('--device-id <id>', 'device id from the controller')
+    .requiredOption('--root <file>', 'root.json of the province (from `loa keys init`)')
+    .action((o: { dataDir: string; deviceId: string; root: string }) => {
+      const id = initIdentity(o.dataDir, o.deviceId);
+      const db = openDb({ path: join(o.dataDir, 'agent.db') });
+      try {
+        const log = createLogger('agent');
+        const outbox = new Outbox({ db, deviceId: () => id.deviceId });
+        const media = new MediaStore({ dataDir: o.dataDir, db, log, now: Date.now });
+        const mgr = new ManifestManager({ db, outbox, media, log, deviceId: id.deviceId, now: Date.now });
+        const root = mgr.installRoot(JSON.parse(readFileSync(o.root, 'utf8')));
+        console.log(JSON.stringify({ deviceId: id.deviceId, keyid: id.keyid, rootVersion: root.version }));
+      } finally {
+        db.close();
+      }
+    });
+  a.command('import')
+    .description('Load a signed manifest and its media from a folder or USB stick, fully offline')
+    .requiredOption('--data-dir <dir>', 'state folder')
+    .argument('<bundle>', 'folder with manifest.json, media/<sha256> and optionally root.json')
+    .action(async (bundle: string, o: { dataDir: string }) => {
+      const id = loadIdentity(o.dataDir);
+      const db = openDb({ path: join(o.dataDir, 'agent.db') });
+      const log = createLogger('import');
+      try {
+        const outbox = new Outbox({ db, deviceId: () => id.deviceId });
+        const media = new MediaStore({ dataDir: o.dataDir, db, log, now: Date.now });
+        media.init();
+        const mgr = new ManifestManager({ db, outbox, media, log, deviceId: id.deviceId, now: Date.now });
+        const b = openBundle(bundle);
+        if (b.root) {
+          const v = (b.root as { signed?: { version?: number } }).signed?.version ?? 0;
+          if (v > (mgr.root()?.version ?? 0)) mgr.installRoot(b.root);
+        }
+        const env = await mgr.install(b.manifest, b.media);
+        console.log(JSON.stringify({ imported: true, version: env.signed.version, media: env.signed.media.length, entries: env.signed.schedule.length }));
+      } finally {
+        db.close();
+      }
+    });
+  a.command('status')
+    .description('Show the manifest in force and the newest events')
+    .requiredOption('--data-dir <dir>', 'state folder')
+    .option('--events <n>', 'how many recent events', '20')
+    .action((o: { dataDir: string; events: string }) => {
+      const id = loadIdentity(o.dataDir);
+      const db = openDb({ path: join(o.dataDir, 'agent.db') });
+      try {
+        const outbox = new Outbox({ db, deviceId: () => id.deviceId });
+        const v = db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM manifests').get()?.v ?? 0;
+        const events = outbox.list().slice(-Number(o.events));
+        console.log(JSON.stringify({ deviceId: id.deviceId, manifestVersion: v, unsent: outbox.pending(100000).length, events }, null, 2));
+      } finally {
+        db.close();
+      }
+    });
+}

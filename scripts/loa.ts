@@ -1,0 +1,24 @@
+import { Command } from 'commander';
+import { isLoaError, messageVi } from '../shared/errors.js';
+import { registerAgent } from './cli/agent.js';
+import { registerDemo } from './cli/demo.js';
+import { registerKeys } from './cli/keys.js';
+import { registerManifest } from './cli/manifest.js';
+
+const program = new Command('loa')
+  .description('loaphuong: open, secure, offline-first IP loudspeakers and public e-boards for grassroots information')
+  .version('0.1.0')
+  .showHelpAfterError();
+registerAgent(program);
+registerKeys(program);
+registerManifest(program);
+registerDemo(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (isLoaError(e)) {
+    console.error(`loa: ${e.code}: ${e.message}\n     (${messageVi(e.code)})`);
+  } else {
+    console.error(`loa: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  process.exit(1);
+});
