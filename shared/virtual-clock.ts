@@ -67,6 +67,16 @@ export class VirtualClock implements Clock {
   /** Lets promise chains and I/O callbacks run (a few macrotask turns). */
   static async settle(turns = 5): Promise<void> {
     for (let i = 0; i < turns; i++) await new Promise<void>((r) => setImmediate(r));
+    // Real file I/O takes no simulated time: while any is in flight (thread-pool requests), wait for it in
+    // real time, so simulated time never runs ahead of work that is still being done.
+    for (let i = 0; i < 1000 && VirtualClock.ioInFlight(); i++) {
+      await new Promise<void>((r) => setTimeout(r, 1));
+      for (let j = 0; j < turns; j++) await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  private static ioInFlight(): boolean {
+    return process.getActiveResourcesInfo().some((t) => /^(FS|FileHandle|CloseReq)/.test(t));
   }
 
   async advanceTo(target: number): Promise<void> {
