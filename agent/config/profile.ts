@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { LoaError } from '../../shared/errors.js';
-import { HardwareProfile, RELAY_TYPES } from '../../shared/schemas/hardware-profile.js';
+import { Type } from '@sinclair/typebox';
+import { HardwareProfile, RELAY_SCHEMAS, RELAY_TYPES, type RelayConfig } from '../../shared/schemas/hardware-profile.js';
 import { checker, parseJsonText } from '../../shared/validate.js';
 
 export const profileChecker = checker(HardwareProfile, 'LOA_ERR_PROFILE_INVALID');
+const baseChecker = checker(Type.Object({ ...HardwareProfile.properties, relay: Type.Object({ type: Type.String() }) }, { additionalProperties: false }), 'LOA_ERR_PROFILE_INVALID');
+const relayCheckers = Object.fromEntries(Object.entries(RELAY_SCHEMAS).map(([k, v]) => [k, checker(v, 'LOA_ERR_PROFILE_INVALID')]));
 const PROFILE_MAX_BYTES = 256 * 1024;
 
 /**
@@ -16,7 +19,10 @@ export function parseProfile(text: string | Buffer, source = 'hardware profile')
   if (typeof type === 'string' && !(RELAY_TYPES as readonly string[]).includes(type)) {
     throw new LoaError('LOA_ERR_PROFILE_UNKNOWN_RELAY', `${source}: relay type "${type}" is unknown; known types: ${RELAY_TYPES.join(', ')}`, { details: { type } });
   }
-  const profile = profileChecker.parse(raw, source);
+  // The relay is checked against the schema its type names, so errors speak of that board only.
+  const relay = relayCheckers[type as string]?.parse((raw as { relay: unknown }).relay, `${source}: relay`) as RelayConfig | undefined;
+  const base = baseChecker.parse(raw, source);
+  const profile = profileChecker.parse({ ...base, relay: relay ?? base.relay }, source);
   for (const o of profile.outputs) {
     for (const ch of o.channels) {
       const max = profile.relay.type === 'none' ? 0 : profile.relay.type === 'gpio' ? profile.relay.lines.length : profile.relay.channels;

@@ -32,7 +32,7 @@ export function createRelayDriver(config: RelayConfig, deps: RelayDriverDeps): R
       return new LcusDriver({
         port: config.port,
         channels: config.channels,
-        baudRate: config.baudRate,
+        baudRate: config.baudRate ?? 9600,
         clock: deps.clock,
         log,
         ...(deps.serial ? { transport: deps.serial } : {}),
@@ -41,19 +41,19 @@ export function createRelayDriver(config: RelayConfig, deps: RelayDriverDeps): R
       return new ModbusDriver({
         port: config.port,
         channels: config.channels,
-        baudRate: config.baudRate,
-        parity: config.parity,
-        unitId: config.unitId,
-        coilOffset: config.coilOffset,
-        timeoutMs: config.timeoutMs,
+        baudRate: config.baudRate ?? 9600,
+        parity: config.parity ?? 'none',
+        unitId: config.unitId ?? 1,
+        coilOffset: config.coilOffset ?? 0,
+        timeoutMs: config.timeoutMs ?? 500,
         log,
         ...(deps.modbusClient ? { client: deps.modbusClient } : {}),
       });
     case 'gpio':
       return new GpioDriver({
-        chip: config.chip,
+        chip: config.chip ?? '/dev/gpiochip0',
         lines: config.lines,
-        activeLow: config.activeLow,
+        activeLow: config.activeLow ?? false,
         gpio: deps.gpio ?? koffiGpioLinesFactory(deps.libgpiod === undefined ? {} : { library: deps.libgpiod }),
         log,
       });

@@ -7,7 +7,7 @@ export const LcusRelay = Type.Object(
   {
     type: Type.Literal('lcus', { description: 'LCUS-type USB serial relay (CH340), frames A0 <ch> <state> <sum>' }),
     port: SerialPortPath,
-    baudRate: Type.Integer({ default: 9600, minimum: 1200, maximum: 115200 }),
+    baudRate: Type.Optional(Type.Integer({ default: 9600, minimum: 1200, maximum: 115200 })),
     channels: Type.Integer({ minimum: 1, maximum: 8, description: 'Number of relay channels on the board' }),
     usb: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$', description: 'USB VID:PID, for detection' })),
   },
@@ -17,12 +17,12 @@ export const ModbusRelay = Type.Object(
   {
     type: Type.Literal('modbus-rtu', { description: 'Modbus RTU relay board (coils; functions 01, 05, 0F)' }),
     port: SerialPortPath,
-    baudRate: Type.Integer({ default: 9600, minimum: 1200, maximum: 115200 }),
-    parity: Type.Union([Type.Literal('none'), Type.Literal('even'), Type.Literal('odd')], { default: 'none' }),
-    unitId: Type.Integer({ minimum: 1, maximum: 247, default: 1, description: 'Modbus slave address' }),
+    baudRate: Type.Optional(Type.Integer({ default: 9600, minimum: 1200, maximum: 115200 })),
+    parity: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('even'), Type.Literal('odd')], { default: 'none' })),
+    unitId: Type.Optional(Type.Integer({ minimum: 1, maximum: 247, default: 1, description: 'Modbus slave address' })),
     channels: Type.Integer({ minimum: 1, maximum: 64 }),
-    coilOffset: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'Address of the first coil' }),
-    timeoutMs: Type.Integer({ minimum: 50, maximum: 10000, default: 500 }),
+    coilOffset: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'Address of the first coil' })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 50, maximum: 10000, default: 500 })),
     usb: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$' })),
   },
   { additionalProperties: false, title: 'Modbus RTU relay board' },
@@ -30,14 +30,16 @@ export const ModbusRelay = Type.Object(
 export const GpioRelay = Type.Object(
   {
     type: Type.Literal('gpio', { description: 'Relays on GPIO lines through libgpiod v2' }),
-    chip: Type.String({ minLength: 1, maxLength: 256, default: '/dev/gpiochip0' }),
+    chip: Type.Optional(Type.String({ minLength: 1, maxLength: 256, default: '/dev/gpiochip0' })),
     lines: Type.Array(Type.Integer({ minimum: 0, maximum: 1023 }), { minItems: 1, maxItems: 64, uniqueItems: true, description: 'Line offsets, one per channel' }),
-    activeLow: Type.Boolean({ default: false }),
+    activeLow: Type.Optional(Type.Boolean({ default: false })),
   },
   { additionalProperties: false, title: 'GPIO relays' },
 );
 export const NoRelay = Type.Object({ type: Type.Literal('none') }, { additionalProperties: false, title: 'no relay' });
 export const RelayConfig = Type.Union([LcusRelay, ModbusRelay, GpioRelay, NoRelay]);
+/** Each relay type's own schema, so a profile is checked against the member its `type` names (clear errors). */
+export const RELAY_SCHEMAS = { lcus: LcusRelay, 'modbus-rtu': ModbusRelay, gpio: GpioRelay, none: NoRelay } as const;
 export type RelayConfig = Static<typeof RelayConfig>;
 export const RELAY_TYPES = ['lcus', 'modbus-rtu', 'gpio', 'none'] as const;
 
