@@ -20,7 +20,7 @@ export function parseProfile(text: string | Buffer, source = 'hardware profile')
     throw new LoaError('LOA_ERR_PROFILE_UNKNOWN_RELAY', `${source}: relay type "${type}" is unknown; known types: ${RELAY_TYPES.join(', ')}`, { details: { type } });
   }
   // The relay is checked against the schema its type names, so errors speak of that board only.
-  const relay = relayCheckers[type]?.parse((raw as { relay: unknown }).relay, `${source}: relay`) as RelayConfig | undefined;
+  const relay = (typeof type === 'string' ? relayCheckers[type] : undefined)?.parse((raw as { relay: unknown }).relay, `${source}: relay`);
   const base = baseChecker.parse(raw, source);
   const profile = profileChecker.parse({ ...base, relay: relay ?? base.relay }, source);
   for (const o of profile.outputs) {
