@@ -40,13 +40,16 @@ export interface Checker<S extends TSchema> {
 }
 
 export function checker<S extends TSchema>(schema: S, code: ErrorCode = 'LOA_ERR_SCHEMA'): Checker<S> {
-  const fn: ValidateFunction = ajv.compile(schema);
+  // Compiled on first use: an agent only pays (memory, start-up time) for the schemas it actually checks.
+  let compiled: ValidateFunction | undefined;
+  const fn = (v: unknown): boolean => (compiled ??= ajv.compile(schema))(v);
+  Object.defineProperty(fn, 'errors', { get: () => compiled?.errors });
   return {
     schema,
     parse(value: unknown, what = (schema.title) ?? 'input'): Static<S> {
       const copy: unknown = structuredClone(value);
       if (!fn(copy)) {
-        const list = issues(fn.errors);
+        const list = issues(compiled?.errors);
         const summary = list.slice(0, 10).map((i) => `${i.path}: ${i.message}`).join('; ');
         throw new LoaError(code, `${what} is invalid: ${summary}${list.length > 10 ? ` (+${list.length - 10} more)` : ''}`, { details: { issues: list } });
       }

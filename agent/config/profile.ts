@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LoaError } from '../../shared/errors.js';
 import { Type } from '@sinclair/typebox';
-import { HardwareProfile, RELAY_SCHEMAS, RELAY_TYPES, type RelayConfig } from '../../shared/schemas/hardware-profile.js';
+import { HardwareProfile, RELAY_SCHEMAS, RELAY_TYPES } from '../../shared/schemas/hardware-profile.js';
 import { checker, parseJsonText } from '../../shared/validate.js';
 
 export const profileChecker = checker(HardwareProfile, 'LOA_ERR_PROFILE_INVALID');

@@ -90,9 +90,9 @@ export class Timeline {
   between(from: number, to: number): Occurrence[] {
     const zone = this.manifest.timezone;
     const out: Occurrence[] = [];
-    // Widen by a day in floating time so zone offsets never cut an occurrence off; filter exactly afterwards.
-    const fFrom = new Date(utcToLocal(zone, from) - 86_400_000);
-    const fTo = new Date(utcToLocal(zone, to) + 86_400_000);
+    // Widen by 3 h in floating time so a DST shift never cuts an occurrence off; filter exactly afterwards.
+    const fFrom = new Date(utcToLocal(zone, from) - 3 * 3_600_000);
+    const fTo = new Date(utcToLocal(zone, to) + 3 * 3_600_000);
     for (const c of this.entries) {
       const starts = c.rule ? c.rule.between(fFrom, fTo, true).map((d) => d.getTime()) : [c.dtstartFloating];
       for (const floating of starts) {

@@ -2,7 +2,11 @@
  * A koffi binding to the part of libgpiod v2 (libgpiod.so.3) that drives output lines. libgpiod v1
  * (libgpiod.so.2, Debian 12's package) has a different API and is refused with LOA_ERR_GPIO_UNAVAILABLE.
  */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type koffiType from 'koffi';
+
+// Loaded on first use: only GPIO profiles pay for the FFI module's memory.
+const requireCjs = createRequire(import.meta.url);
 import { LoaError } from '../../../shared/errors.js';
 
 export const LIBGPIOD_V2 = 'libgpiod.so.3';
@@ -47,7 +51,8 @@ export const INSTALL_HINT =
 
 /** Loads libgpiod v2. Throws LOA_ERR_GPIO_UNAVAILABLE, with install instructions, when it cannot. */
 export function loadLibgpiod(library: string = LIBGPIOD_V2): Libgpiod {
-  let lib: koffi.IKoffiLib;
+  const koffi = requireCjs('koffi') as typeof koffiType;
+  let lib: koffiType.IKoffiLib;
   try {
     lib = koffi.load(library);
   } catch (e) {
@@ -59,7 +64,7 @@ export function loadLibgpiod(library: string = LIBGPIOD_V2): Libgpiod {
   try {
     const ptr = koffi.pointer(koffi.opaque());
     const f = (name: string, result: string | object, args: (string | object)[]): ((...a: unknown[]) => unknown) =>
-      lib.func(name, result as koffi.IKoffiCType, args as koffi.IKoffiCType[]) as (...a: unknown[]) => unknown;
+      lib.func(name, result as koffiType.IKoffiCType, args as koffiType.IKoffiCType[]) as (...a: unknown[]) => unknown;
     const chipOpen = f('gpiod_chip_open', ptr, ['str']);
     const chipClose = f('gpiod_chip_close', 'void', [ptr]);
     const settingsNew = f('gpiod_line_settings_new', ptr, []);

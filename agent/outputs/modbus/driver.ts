@@ -2,7 +2,10 @@
  * The Modbus RTU relay driver: coils on one slave, through modbus-serial (which does the transport and the CRC
  * framing). FC05 switches one coil, FC0F all of them, FC01 reads them back.
  */
-import ModbusSerial from 'modbus-serial';
+import { createRequire } from 'node:module';
+import type ModbusSerialType from 'modbus-serial';
+
+const requireCjs = createRequire(import.meta.url);
 import { LoaError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/log.js';
 import type { RelayDriver } from '../../../shared/outputs.js';
@@ -81,7 +84,7 @@ export class ModbusDriver implements RelayDriver {
   async start(signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
     await this.stop();
-    const client = this.options.client ? this.options.client() : (new ModbusSerial.default() as unknown as ModbusClient);
+    const client = this.options.client ? this.options.client() : (new (requireCjs('modbus-serial') as { default: typeof ModbusSerialType.default }).default() as unknown as ModbusClient);
     client.setID(this.unitId);
     client.setTimeout(this.timeoutMs);
     // modbus-serial emits 'error' on port errors; an EventEmitter without a listener would throw it.

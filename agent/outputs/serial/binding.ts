@@ -9,11 +9,15 @@
  */
 import { read as fsRead } from 'node:fs';
 import { promisify } from 'node:util';
-import { SerialPort } from 'serialport';
+import { createRequire } from 'node:module';
+import type { SerialPort as SerialPortType } from 'serialport';
+
+// serialport (and its native binding) is loaded on first use: profiles without a serial relay never pay for it.
+const loadSerialPort = (): typeof SerialPortType => (createRequire(import.meta.url)('serialport') as { SerialPort: typeof SerialPortType }).SerialPort;
 
 const readAsync = promisify(fsRead);
 
-type Binding = typeof SerialPort.binding;
+type Binding = typeof SerialPortType.binding;
 type PortBinding = Awaited<ReturnType<Binding['open']>>;
 
 /** The parts of bindings-cpp's Linux/Darwin port binding this read needs. */
@@ -56,7 +60,7 @@ export async function eofSafeRead(port: UnixPortBinding, buffer: Buffer, offset:
 }
 
 /** Wraps a binding (default: the one serialport detected) so that its Unix ports read with eofSafeRead. */
-export function eofSafeBinding(base: Binding = SerialPort.binding): Binding {
+export function eofSafeBinding(base: Binding = loadSerialPort().binding): Binding {
   const wrapped = {
     list: (): ReturnType<Binding['list']> => base.list(),
     async open(options: Parameters<Binding['open']>[0]): Promise<PortBinding> {

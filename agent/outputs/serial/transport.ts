@@ -3,7 +3,11 @@
  * a serial port. The real implementation wraps `serialport`; tests can inject their own.
  */
 import { stat } from 'node:fs/promises';
-import { SerialPort } from 'serialport';
+import { createRequire } from 'node:module';
+import type { SerialPort as SerialPortType } from 'serialport';
+
+// serialport (and its native binding) is loaded on first use: profiles without a serial relay never pay for it.
+const loadSerialPort = (): typeof SerialPortType => (createRequire(import.meta.url)('serialport') as { SerialPort: typeof SerialPortType }).SerialPort;
 import { LoaError } from '../../../shared/errors.js';
 import { eofSafeBinding } from './binding.js';
 
@@ -59,7 +63,7 @@ export class NodeSerialTransport implements SerialTransport {
   onData: ((chunk: Buffer) => void) | undefined;
   onClose: ((err: LoaError) => void) | undefined;
   private readonly options: SerialTransportOptions;
-  private port: SerialPort | undefined;
+  private port: SerialPortType | undefined;
   private closing = false;
   private faulted = false;
 
@@ -73,6 +77,7 @@ export class NodeSerialTransport implements SerialTransport {
     // `binding` is not in SerialPort's option type, but its constructor hands it to the stream: the EOF-safe
     // binding notices an unplugged port (see ./binding.ts).
     const options = { path: this.path, baudRate: this.options.baudRate, parity: this.options.parity ?? 'none', autoOpen: false, binding: eofSafeBinding() };
+    const SerialPort = loadSerialPort();
     const port = new SerialPort(options);
     try {
       await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
