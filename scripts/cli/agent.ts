@@ -7,7 +7,7 @@ import { loadProfile } from '../../agent/config/profile.js';
 import { initIdentity, loadIdentity } from '../../agent/identity.js';
 import { ManifestManager } from '../../agent/manifest/manager.js';
 import { MediaStore } from '../../agent/media/store.js';
-import { openDb } from '../../agent/store/db.js';
+import { openDb, type Db } from '../../agent/store/db.js';
 import { Outbox } from '../../agent/store/outbox.js';
 import { createLogger } from '../../shared/log.js';
 
@@ -37,6 +37,21 @@ export async function runAgent(dataDir: string, profilePath: string): Promise<vo
   process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, ...agent.status() }) + '\n');
 }
 
+/** The store of a data dir, for one-shot commands (init, import, status); closes it after `fn`. */
+async function withStore<T>(dataDir: string, deviceId: string, fn: (s: { db: Db; outbox: Outbox; manager: ManifestManager; media: MediaStore }) => T | Promise<T>): Promise<T> {
+  const db = openDb({ path: join(dataDir, 'agent.db') });
+  try {
+    const log = createLogger('cli');
+    const outbox = new Outbox({ db, deviceId: () => deviceId });
+    const media = new MediaStore({ dataDir, db, log, now: Date.now });
+    media.init();
+    const manager = new ManifestManager({ db, outbox, media, log, deviceId, now: Date.now });
+    return await fn({ db, outbox, manager, media });
+  } finally {
+    db.close();
+  }
+}
+
 export function registerAgent(program: Command): void {
   const a = program.command('agent').description('The receiver agent: offline-first playback of a signed schedule');
   a.command('run', { isDefault: true })
@@ -49,19 +64,10 @@ export function registerAgent(program: Command): void {
     .requiredOption('--data-dir <dir>', 'state folder')
     .requiredOption('--device-id <id>', 'device id from the controller')
     .requiredOption('--root <file>', 'root.json of the province (from `loa keys init`)')
-    .action((o: { dataDir: string; deviceId: string; root: string }) => {
+    .action(async (o: { dataDir: string; deviceId: string; root: string }) => {
       const id = initIdentity(o.dataDir, o.deviceId);
-      const db = openDb({ path: join(o.dataDir, 'agent.db') });
-      try {
-        const log = createLogger('agent');
-        const outbox = new Outbox({ db, deviceId: () => id.deviceId });
-        const media = new MediaStore({ dataDir: o.dataDir, db, log, now: Date.now });
-        const mgr = new ManifestManager({ db, outbox, media, log, deviceId: id.deviceId, now: Date.now });
-        const root = mgr.installRoot(JSON.parse(readFileSync(o.root, 'utf8')));
-        console.log(JSON.stringify({ deviceId: id.deviceId, keyid: id.keyid, rootVersion: root.version }));
-      } finally {
-        db.close();
-      }
+      const root = await withStore(o.dataDir, id.deviceId, ({ manager }) => manager.installRoot(JSON.parse(readFileSync(o.root, 'utf8'))));
+      console.log(JSON.stringify({ deviceId: id.deviceId, keyid: id.keyid, rootVersion: root.version }));
     });
   a.command('import')
     .description('Load a signed manifest and its media from a folder or USB stick, fully offline')
@@ -69,38 +75,25 @@ export function registerAgent(program: Command): void {
     .argument('<bundle>', 'folder with manifest.json, media/<sha256> and optionally root.json')
     .action(async (bundle: string, o: { dataDir: string }) => {
       const id = loadIdentity(o.dataDir);
-      const db = openDb({ path: join(o.dataDir, 'agent.db') });
-      const log = createLogger('import');
-      try {
-        const outbox = new Outbox({ db, deviceId: () => id.deviceId });
-        const media = new MediaStore({ dataDir: o.dataDir, db, log, now: Date.now });
-        media.init();
-        const mgr = new ManifestManager({ db, outbox, media, log, deviceId: id.deviceId, now: Date.now });
+      const env = await withStore(o.dataDir, id.deviceId, async ({ manager }) => {
         const b = openBundle(bundle);
         if (b.root) {
           const v = (b.root as { signed?: { version?: number } }).signed?.version ?? 0;
-          if (v > (mgr.root()?.version ?? 0)) mgr.installRoot(b.root);
+          if (v > (manager.root()?.version ?? 0)) manager.installRoot(b.root);
         }
-        const env = await mgr.install(b.manifest, b.media);
-        console.log(JSON.stringify({ imported: true, version: env.signed.version, media: env.signed.media.length, entries: env.signed.schedule.length }));
-      } finally {
-        db.close();
-      }
+        return manager.install(b.manifest, b.media);
+      });
+      console.log(JSON.stringify({ imported: true, version: env.signed.version, media: env.signed.media.length, entries: env.signed.schedule.length }));
     });
   a.command('status')
     .description('Show the manifest in force and the newest events')
     .requiredOption('--data-dir <dir>', 'state folder')
     .option('--events <n>', 'how many recent events', '20')
-    .action((o: { dataDir: string; events: string }) => {
+    .action(async (o: { dataDir: string; events: string }) => {
       const id = loadIdentity(o.dataDir);
-      const db = openDb({ path: join(o.dataDir, 'agent.db') });
-      try {
-        const outbox = new Outbox({ db, deviceId: () => id.deviceId });
-        const v = db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM manifests').get()?.v ?? 0;
-        const events = outbox.list().slice(-Number(o.events));
-        console.log(JSON.stringify({ deviceId: id.deviceId, manifestVersion: v, unsent: outbox.pending(100000).length, events }, null, 2));
-      } finally {
-        db.close();
-      }
+      const out = await withStore(o.dataDir, id.deviceId, ({ outbox, manager }) => ({
+        deviceId: id.deviceId, manifestVersion: manager.currentVersion(), unsent: outbox.pending(100000).length, events: outbox.list().slice(-Number(o.events)),
+      }));
+      console.log(JSON.stringify(out, null, 2));
     });
 }
