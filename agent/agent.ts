@@ -77,6 +77,8 @@ export class Agent {
     await this.outputs.start();
 
     const sink = this.o.sink ?? createAudioSink(profile.audio, { clock: this.clock, log: this.log.child({ m: 'player' }), fileDir: join(dataDir, 'sink') });
+    // Relay ("tiếp sóng") drop-outs are reported as they are bridged, not only at the end of the window.
+    sink.onGap = (key, gap): void => this.event('stream.gap', `gap:${key}:${gap.from}`, { occurrence: key, code: 'LOA_ERR_STREAM_GAP', fromMs: gap.from, toMs: gap.to, reason: gap.reason });
     try {
       await sink.check();
     } catch (e) {

@@ -37,13 +37,34 @@ test('an agent whose relay port is missing reports a coded error naming the port
     const agent = new Agent({ dataDir: join(dir, 'dev'), profile, clock, sink, log: createLogger('test', { level: 'silent' }) });
     await agent.start();
     await agent.importRootThenBundle(join(keys.dir, 'root.json'), join(dir, 'bundle'));
-    await clock.advanceTo(vn('2026-11-23T06:01'));
+    // One simulated second at a time: the relay's reconnect attempts are real (native) I/O that takes no simulated time.
+    for (let t = clock.now(); t <= vn('2026-11-23T06:01'); t += 1000) {
+      await clock.advanceTo(t);
+      await new Promise((r) => setTimeout(r, 1));
+    }
     assert.equal(sink.plays.length, 1, 'audio still plays');
     assert.equal(sink.plays[0]!.status, 'completed');
     const fault = agent.events().find((e) => e.type === 'relay.fault');
     assert.ok(fault, 'the relay problem is flagged in the events');
     assert.equal(fault.data.code, 'LOA_ERR_SERIAL_PORT_MISSING');
     assert.match(String(fault.data.message), /\/dev\/ttyLOA-missing/);
+    await agent.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an agent whose profile names a nonexistent ALSA device reports LOA_ERR_AUDIO_DEVICE_NOT_FOUND and keeps running', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'loa-agent-'));
+  try {
+    initIdentity(join(dir, 'dev'), 'dev-001');
+    const profile = parseProfile(JSON.stringify({ id: 'x', name: 'x', audio: { driver: 'alsa', device: 'hw:9,0' }, relay: { type: 'none' }, outputs: [{ name: 'amp', channels: [], warmupMs: 0, cooldownMs: 0 }] }));
+    const agent = new Agent({ dataDir: join(dir, 'dev'), profile, clock: new VirtualClock({ start: vn('2026-11-23T05:59') }), log: createLogger('test', { level: 'silent' }) });
+    await agent.start();
+    const fault = agent.events().find((e) => e.type === 'audio.fault');
+    assert.equal(fault?.data.code, 'LOA_ERR_AUDIO_DEVICE_NOT_FOUND');
+    assert.match(String(fault?.data.message), /hw:9,0/);
+    assert.equal(agent.status().deviceId, 'dev-001');
     await agent.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });
