@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SystemClock, type Clock } from '../shared/clock.js';
 import { LoaError, toLoaError } from '../shared/errors.js';
@@ -116,7 +117,6 @@ export class Agent {
 
   /** Installs a trust root (first install or a chained update) and then a bundle: for demos and provisioning. */
   async importRootThenBundle(rootPath: string, dir: string): Promise<SignedManifest> {
-    const { readFileSync } = await import('node:fs');
     if (!this.manager) throw new LoaError('LOA_ERR_INTERNAL', 'agent is not started');
     if (!this.manager.root()) this.manager.installRoot(JSON.parse(readFileSync(rootPath, 'utf8')));
     return this.importBundle(dir);
@@ -128,9 +128,10 @@ export class Agent {
   }
 
   async importBundle(dir: string): Promise<SignedManifest> {
-    const b = openBundle(dir);
-    if (b.root && this.manager && (this.manager.root()?.version ?? 0) < ((b.root as { signed?: { version?: number } }).signed?.version ?? 0)) this.manager.installRoot(b.root);
-    return this.install(b.manifest, b.media);
+    if (!this.manager || !this.scheduler) throw new LoaError('LOA_ERR_INTERNAL', 'agent is not started');
+    const env = await this.manager.installBundle(openBundle(dir));
+    this.scheduler.setManifest(env.signed);
+    return env;
   }
 
   status(): Record<string, unknown> {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Bundle } from '../bundle.js';
 import { canonicalize } from '../../shared/crypto.js';
 import { LoaError, toLoaError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
@@ -33,6 +34,13 @@ export class ManifestManager {
     this.o.db.prepare('INSERT INTO trust_root (version, body, installed_at) VALUES (?, ?, ?)').run(next.version, canonicalize(input), this.o.now());
     this.o.log.info({ version: next.version }, 'trust root installed');
     return next;
+  }
+
+  /** Installs an offline bundle: its root first when it is newer (it must chain), then its manifest and media. */
+  async installBundle(b: Bundle): Promise<SignedManifest> {
+    const v = (b.root as { signed?: { version?: unknown } } | null)?.signed?.version;
+    if (b.root && (typeof v !== 'number' || v > (this.root()?.version ?? 0))) this.installRoot(b.root);
+    return this.install(b.manifest, b.media);
   }
 
   current(): SignedManifest | null {

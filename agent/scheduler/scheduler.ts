@@ -261,7 +261,16 @@ export class Scheduler {
     for (const c of candidates) if (c !== best || cur) this.blocked.add(c.key);
 
     await this.prewarm(now);
+    this.checkpoint(clock.now());
     return this.nextWake(clock.now(), candidates);
+  }
+
+  /** Saves the current play's position every checkpointMs, so a crash resumes near where it stopped. */
+  private checkpoint(now: number): void {
+    const cur = this.current;
+    if (!cur || this.o.clock.monotonic() - this.lastCheckpointMono < this.o.checkpointMs) return;
+    this.o.plays.checkpoint(cur.occ.key, cur.runner.position(), now);
+    this.lastCheckpointMono = this.o.clock.monotonic();
   }
 
   private reportStale(now: number): void {
@@ -319,14 +328,7 @@ export class Scheduler {
       }
     }
     for (const c of candidates) next = Math.min(next, Math.max(now + 1, c.start + c.maxDelayMs + 1));
-    if (this.current) {
-      const due = this.lastCheckpointMono + this.o.checkpointMs - this.o.clock.monotonic();
-      if (due <= 0) {
-        this.o.plays.checkpoint(this.current.occ.key, this.current.runner.position(), now);
-        this.lastCheckpointMono = this.o.clock.monotonic();
-      }
-      next = Math.min(next, now + Math.max(1, due <= 0 ? this.o.checkpointMs : due));
-    }
+    if (this.current) next = Math.min(next, now + Math.max(1, this.lastCheckpointMono + this.o.checkpointMs - this.o.clock.monotonic()));
     return next;
   }
 

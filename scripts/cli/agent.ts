@@ -75,14 +75,7 @@ export function registerAgent(program: Command): void {
     .argument('<bundle>', 'folder with manifest.json, media/<sha256> and optionally root.json')
     .action(async (bundle: string, o: { dataDir: string }) => {
       const id = loadIdentity(o.dataDir);
-      const env = await withStore(o.dataDir, id.deviceId, async ({ manager }) => {
-        const b = openBundle(bundle);
-        if (b.root) {
-          const v = (b.root as { signed?: { version?: number } }).signed?.version ?? 0;
-          if (v > (manager.root()?.version ?? 0)) manager.installRoot(b.root);
-        }
-        return manager.install(b.manifest, b.media);
-      });
+      const env = await withStore(o.dataDir, id.deviceId, ({ manager }) => manager.installBundle(openBundle(bundle)));
       console.log(JSON.stringify({ imported: true, version: env.signed.version, media: env.signed.media.length, entries: env.signed.schedule.length }));
     });
   a.command('status')
