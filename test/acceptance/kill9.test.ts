@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sha256Hex, signEnvelope } from '../../shared/crypto.js';
 import type { Manifest } from '../../shared/schemas/manifest.js';
 import { toneWav } from '../../shared/wav.js';
 import { initKeys } from '../../scripts/cli/keys.js';
-import { startSocat, killOnExit } from '../support/socat.js';
-import { RelayEmulator, waitUntil } from '../support/relay-emulator.js';
+import { killOnExit } from '../support/socat.js';
+import { waitUntil } from '../support/relay-emulator.js';
+import { startEmulatedBoard } from '../support/board.js';
 
 const LOA = join(process.cwd(), 'bin', 'loa.js');
 const localStamp = (ms: number): string => new Date(ms + 7 * 3_600_000).toISOString().slice(0, 19);
@@ -46,10 +46,8 @@ async function killHard(child: ChildProcess): Promise<void> {
 }
 
 test('kill -9 mid-play and mid-write: the database opens cleanly, outputs are forced off then restored, proof-of-play is exact, and the schedule resumes', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'loa-kill9-'));
-  const pair = await startSocat({ dir });
-  const board = new RelayEmulator({ port: pair.b, protocol: 'lcus', channels: 2 });
-  await board.start();
+  const rig = await startEmulatedBoard('loa-kill9-', { protocol: 'lcus', channels: 2 });
+  const { dir, board } = rig;
   const history: string[] = [];
   board.onChange = (s) => history.push(s.map((v) => (v ? '1' : '0')).join(''));
   try {
@@ -79,7 +77,7 @@ test('kill -9 mid-play and mid-write: the database opens cleanly, outputs are fo
     const profile = join(dir, 'profile.json');
     writeFileSync(profile, JSON.stringify({
       id: 'kill9', name: 'kill -9 test', audio: { driver: 'file', device: join(data, 'sink') },
-      relay: { type: 'lcus', port: pair.a, channels: 2 }, outputs: [{ name: 'amp', channels: [0, 1], warmupMs: 500, cooldownMs: 1000 }],
+      relay: { type: 'lcus', port: rig.port, channels: 2 }, outputs: [{ name: 'amp', channels: [0, 1], warmupMs: 500, cooldownMs: 1000 }],
     }));
 
     // 1. Kill in the middle of the long play.
@@ -130,8 +128,6 @@ test('kill -9 mid-play and mid-write: the database opens cleanly, outputs are fo
     assert.equal(long1[0], 'interrupted', 'the long play was cut by the kill');
     assert.equal(long1.at(-1), 'completed', 'the long play resumed and completed (a priority item may preempt it under load)');
   } finally {
-    await board.stop();
-    await pair.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await rig.stop();
   }
 });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LcusDriver } from '../../../agent/outputs/lcus/driver.js';
@@ -8,31 +6,28 @@ import { SystemClock } from '../../../shared/clock.js';
 import { LoaError } from '../../../shared/errors.js';
 import { createLogger } from '../../../shared/log.js';
 import { RelayEmulator, waitUntil } from '../../support/relay-emulator.js';
-import { startSocat, type SocatPair } from '../../support/socat.js';
+import { startSocat } from '../../support/socat.js';
+import { startEmulatedBoard, type EmulatedBoard } from '../../support/board.js';
 
 const log = createLogger('test:lcus', { level: 'silent' });
 const clock = new SystemClock();
 
 void describe('LCUS driver against the emulator on a pty pair', () => {
+  let rig: EmulatedBoard;
   let dir: string;
-  let socat: SocatPair;
   let board: RelayEmulator;
   let driver: LcusDriver;
 
   void before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'loa-lcus-'));
-    socat = await startSocat({ dir });
-    board = new RelayEmulator({ port: socat.b, protocol: 'lcus', channels: 4 });
-    await board.start();
-    driver = new LcusDriver({ port: socat.a, channels: 4, clock, log, frameGapMs: 5 });
+    rig = await startEmulatedBoard('loa-lcus-', { protocol: 'lcus', channels: 4 });
+    ({ dir, board } = rig);
+    driver = new LcusDriver({ port: rig.port, channels: 4, clock, log, frameGapMs: 5 });
     await driver.start();
   });
 
   void after(async () => {
     await driver.stop();
-    await board.stop();
-    await socat.stop();
-    await rm(dir, { recursive: true, force: true });
+    await rig.stop();
   });
 
   void it('switches each channel on and off on the board', async () => {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ModbusDriver } from '../../../agent/outputs/modbus/driver.js';
@@ -8,30 +6,28 @@ import { LoaError } from '../../../shared/errors.js';
 import { createLogger } from '../../../shared/log.js';
 import { RelayEmulator, waitUntil } from '../../support/relay-emulator.js';
 import { startSocat, type SocatPair } from '../../support/socat.js';
+import { startEmulatedBoard, type EmulatedBoard } from '../../support/board.js';
 
 const log = createLogger('test:modbus', { level: 'silent' });
 const isCode = (code: string) => (e: unknown): boolean => e instanceof LoaError && e.code === code;
 
 void describe('Modbus RTU driver against the emulator on a pty pair', () => {
+  let rig: EmulatedBoard;
   let dir: string;
   let socat: SocatPair;
   let board: RelayEmulator;
   let driver: ModbusDriver;
 
   void before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'loa-modbus-'));
-    socat = await startSocat({ dir });
-    board = new RelayEmulator({ port: socat.b, protocol: 'modbus', channels: 4, unitId: 7, coilOffset: 16 });
-    await board.start();
-    driver = new ModbusDriver({ port: socat.a, channels: 4, unitId: 7, coilOffset: 16, timeoutMs: 300, log });
+    rig = await startEmulatedBoard('loa-modbus-', { protocol: 'modbus', channels: 4, unitId: 7, coilOffset: 16 });
+    ({ dir, socat, board } = rig);
+    driver = new ModbusDriver({ port: rig.port, channels: 4, unitId: 7, coilOffset: 16, timeoutMs: 300, log });
     await driver.start();
   });
 
   void after(async () => {
     await driver.stop();
-    await board.stop();
-    await socat.stop();
-    await rm(dir, { recursive: true, force: true });
+    await rig.stop();
   });
 
   void it('switches each channel with write single coil (FC05) at the coil offset', async () => {
