@@ -1,4 +1,4 @@
-import { Timeline } from '../agent/scheduler/timeline.js';
+import { Timeline } from '../shared/timeline.js';
 import type { Manifest, ScheduleEntry } from '../shared/schemas/manifest.js';
 import { localStamp } from './fixture.js';
 import { median } from './stats.js';

@@ -55,6 +55,49 @@ export const ERRORS = {
 
   LOA_ERR_BUNDLE_INVALID: { en: 'The offline bundle is incomplete or invalid', vi: 'Gói dữ liệu ngoại tuyến thiếu hoặc không hợp lệ' },
   LOA_ERR_DEVICE_ID_MISSING: { en: 'The device has no identity yet', vi: 'Thiết bị chưa có định danh' },
+
+  // controller: HTTP boundary, auth and RBAC
+  LOA_ERR_NOT_FOUND: { en: 'Not found', vi: 'Không tìm thấy' },
+  LOA_ERR_UNAUTHENTICATED: { en: 'Sign in first', vi: 'Vui lòng đăng nhập' },
+  LOA_ERR_LOGIN_FAILED: { en: 'Wrong user name or password', vi: 'Sai tên đăng nhập hoặc mật khẩu' },
+  LOA_ERR_RATE_LIMITED: { en: 'Too many attempts; wait a moment and try again', vi: 'Thử quá nhiều lần; vui lòng đợi rồi thử lại' },
+  LOA_ERR_FORBIDDEN: { en: 'You do not have the right to do this here', vi: 'Bạn không có quyền thực hiện thao tác này tại đây' },
+  LOA_ERR_CONFLICT: { en: 'This conflicts with existing data', vi: 'Dữ liệu bị trùng hoặc xung đột' },
+  LOA_ERR_NAME_INVALID: { en: 'The name contains characters that are not allowed', vi: 'Tên chứa ký tự không được phép' },
+  LOA_ERR_UNSUPPORTED_MEDIA_TYPE: { en: 'The request body type is not supported', vi: 'Kiểu dữ liệu gửi lên không được hỗ trợ' },
+
+  // controller: zones, devices, enrollment
+  LOA_ERR_ZONE_HIERARCHY: { en: 'The zone does not fit under that parent (province › district › commune › cluster)', vi: 'Địa bàn không phù hợp với cấp cha (tỉnh › huyện › xã › cụm)' },
+  LOA_ERR_ZONE_NOT_EMPTY: { en: 'The zone still has sub-zones, devices or content', vi: 'Địa bàn vẫn còn địa bàn con, thiết bị hoặc nội dung' },
+  LOA_ERR_CSV_INVALID: { en: 'The CSV file is invalid', vi: 'Tệp CSV không hợp lệ' },
+  LOA_ERR_ENROLL_TOKEN: { en: 'The enrollment token is unknown, used or expired', vi: 'Mã đăng ký thiết bị không đúng, đã dùng hoặc đã hết hạn' },
+  LOA_ERR_DEVICE_REVOKED: { en: 'The device has been revoked', vi: 'Thiết bị đã bị thu hồi' },
+  LOA_ERR_DEVICE_NOT_ENROLLED: { en: 'The device is not enrolled yet', vi: 'Thiết bị chưa được đăng ký' },
+  LOA_ERR_KEYS_MISSING: { en: 'The controller signing keys are missing', vi: 'Thiếu khóa ký của hệ thống điều khiển' },
+
+  // controller: media
+  LOA_ERR_MEDIA_NOT_AUDIO: { en: 'The file is not audio', vi: 'Tệp không phải âm thanh' },
+  LOA_ERR_MEDIA_TRANSCODE: { en: 'The audio could not be converted', vi: 'Không chuyển đổi được tệp âm thanh' },
+  LOA_ERR_MEDIA_IN_USE: { en: 'The media is used by a program', vi: 'Tệp âm thanh đang được dùng trong chương trình' },
+  LOA_ERR_RANGE_NOT_SATISFIABLE: { en: 'The requested byte range is outside the file', vi: 'Khoảng byte yêu cầu nằm ngoài tệp' },
+  LOA_ERR_TOOL_MISSING: { en: 'A required system tool is not installed', vi: 'Thiếu công cụ hệ thống cần thiết' },
+
+  // controller: programs, schedules, approval
+  LOA_ERR_RRULE_INVALID: { en: 'The repeat rule (RRULE) is invalid', vi: 'Quy tắc lặp lại (RRULE) không hợp lệ' },
+  LOA_ERR_RRULE_UNBOUNDED: { en: 'The schedule never ends: give an end date (UNTIL, COUNT or valid until)', vi: 'Lịch không có ngày kết thúc: hãy đặt ngày kết thúc' },
+  LOA_ERR_RRULE_TOO_FREQUENT: { en: 'The schedule repeats too often', vi: 'Lịch lặp lại quá dày' },
+  LOA_ERR_SCHEDULE_NIGHT_UNCONFIRMED: { en: 'The schedule plays at night (22:00–05:00); confirm it explicitly', vi: 'Lịch phát vào ban đêm (22:00–05:00); cần xác nhận rõ ràng' },
+  LOA_ERR_WORKFLOW_STATE: { en: 'This step is not possible in the current approval state', vi: 'Không thể thực hiện bước này ở trạng thái phê duyệt hiện tại' },
+  LOA_ERR_NOT_APPROVER: { en: 'You do not have approval rights for this zone', vi: 'Bạn không có quyền phê duyệt cho địa bàn này' },
+  LOA_ERR_PROGRAM_NOT_APPROVED: { en: 'The program is not approved yet', vi: 'Chương trình chưa được phê duyệt' },
+
+  // MQTT boundary and device sync
+  LOA_ERR_MQTT_PAYLOAD: { en: 'The MQTT message is invalid', vi: 'Bản tin MQTT không hợp lệ' },
+  LOA_ERR_MQTT_FORBIDDEN: { en: 'The MQTT topic is not allowed for this client', vi: 'Chủ đề MQTT không được phép với thiết bị này' },
+  LOA_ERR_SYNC_HTTP: { en: 'The controller could not be reached or refused the request', vi: 'Không kết nối được hệ thống điều khiển hoặc bị từ chối' },
+  LOA_ERR_SYNC_DOWNLOAD: { en: 'A media download failed; it will resume', vi: 'Tải tệp âm thanh thất bại; sẽ tải tiếp' },
+  LOA_ERR_ENROLL_FAILED: { en: 'Enrollment with the controller failed', vi: 'Đăng ký thiết bị với hệ thống điều khiển thất bại' },
+  // --- codes added later go below this line, one section per issue ---
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

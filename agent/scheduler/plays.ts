@@ -1,7 +1,7 @@
 import type { PlayEndStatus } from '../../shared/schemas/events.js';
 import type { Db } from '../store/db.js';
 import type { Outbox } from '../store/outbox.js';
-import type { Occurrence } from './timeline.js';
+import type { Occurrence } from '../../shared/timeline.js';
 
 export type PlayState = 'playing' | 'paused' | 'done' | 'skipped';
 

@@ -2,7 +2,7 @@ import { LoaError } from '../../shared/errors.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Logger } from '../../shared/log.js';
 import type { AudioSink, PlayRequest, PlayResult } from '../../shared/player.js';
-import type { Occurrence } from './timeline.js';
+import type { Occurrence } from '../../shared/timeline.js';
 
 export interface MediaLookup {
   pathOf(sha256: string): string;

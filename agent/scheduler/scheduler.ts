@@ -6,7 +6,7 @@ import { PRIORITY_RANK, type Manifest } from '../../shared/schemas/manifest.js';
 import type { Outbox } from '../store/outbox.js';
 import type { PlayRow, PlaysRepo } from './plays.js';
 import { ProgramRunner, type MediaLookup } from './runner.js';
-import { Timeline, type Occurrence } from './timeline.js';
+import { Timeline, type Occurrence } from '../../shared/timeline.js';
 
 /** What the scheduler needs of the amplifier outputs (agent/outputs OutputController implements it). */
 export interface SchedulerOutputs {

@@ -10,7 +10,7 @@ import { toneWav } from '../../shared/wav.js';
 import { FileSink, type PlayRecord } from '../../agent/player/file-sink.js';
 import { OutputController } from '../../agent/outputs/controller.js';
 import { MemoryRelayDriver } from '../../agent/outputs/memory/driver.js';
-import { Timeline } from '../../agent/scheduler/timeline.js';
+import { Timeline } from '../../shared/timeline.js';
 import { schedulerHarness } from '../support/agent-harness.js';
 import { baseManifest } from '../support/trust.js';
 

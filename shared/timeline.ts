@@ -1,5 +1,5 @@
-import { RRule } from '../../shared/rrule.js';
-import { PRIORITY_RANK, type Manifest, type PriorityLevel, type ScheduleEntry } from '../../shared/schemas/manifest.js';
+import { RRule } from './rrule.js';
+import { PRIORITY_RANK, type Manifest, type PriorityLevel, type ScheduleEntry } from './schemas/manifest.js';
 import { localToUtc, parseFloating, utcToLocal } from './timezone.js';
 
 export interface TimelineItem {

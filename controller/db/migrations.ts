@@ -1,0 +1,203 @@
+/**
+ * Versioned schema migrations for the controller database. Append only: never edit a shipped migration.
+ * Times are ms since epoch (INTEGER); JSON columns hold canonical JSON text. All SQL lives in controller/data/.
+ */
+export const CONTROLLER_MIGRATIONS: readonly string[] = [
+  // 1: initial schema
+  `
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+  CREATE TABLE zones (
+    id TEXT PRIMARY KEY,
+    parent_id TEXT REFERENCES zones(id),
+    level TEXT NOT NULL CHECK (level IN ('province', 'district', 'commune', 'cluster')),
+    code TEXT NOT NULL,               -- administrative code (mã đơn vị hành chính) or a local cluster code
+    name TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,        -- materialised path '/id/id/…/', for subtree queries
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX zones_parent ON zones(parent_id);
+
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,      -- scrypt$N$r$p$salt$hash
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE user_roles (
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'technician', 'viewer')),
+    zone_id TEXT NOT NULL REFERENCES zones(id),
+    can_approve INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, role, zone_id)
+  );
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,      -- sha256 of the bearer token; the token itself is never stored
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    ip TEXT
+  );
+
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,              -- user id, 'device:<id>' or 'system'
+    ip TEXT,
+    action TEXT NOT NULL,             -- e.g. zone.create, schedule.approve
+    target_type TEXT NOT NULL,
+    target_id TEXT,
+    zone_id TEXT,
+    details TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX audit_at ON audit_log(at);
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones(id),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'speaker' CHECK (kind IN ('speaker', 'board')),
+    public_key TEXT,                  -- raw Ed25519, base64; NULL until enrolled
+    keyid TEXT,
+    hardware_profile TEXT,
+    agent_version TEXT,
+    lat REAL,
+    lon REAL,
+    enrolled_at INTEGER,
+    revoked_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX devices_zone ON devices(zone_id);
+  CREATE TABLE enrollment_tokens (
+    token_hash TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  );
+
+  -- live state, one row per device, updated by telemetry ingest
+  CREATE TABLE device_state (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    online INTEGER NOT NULL DEFAULT 0,
+    last_seen INTEGER,
+    status_at INTEGER,
+    applied_version INTEGER NOT NULL DEFAULT 0,
+    stale INTEGER NOT NULL DEFAULT 0,
+    telemetry TEXT,
+    telemetry_at INTEGER
+  );
+  CREATE TABLE telemetry (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX telemetry_device_at ON telemetry(device_id, at);
+  CREATE INDEX telemetry_received ON telemetry(received_at);
+  CREATE TABLE device_events (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,             -- idempotency: (device_id, seq) is stored once
+    type TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX device_events_received ON device_events(received_at);
+  -- proof-of-play, folded from play.start / play.end / play.skip events
+  CREATE TABLE plays (
+    device_id TEXT NOT NULL,
+    occurrence TEXT NOT NULL,         -- entryId@ISO start, as the agent keys it
+    entry_id TEXT,
+    program_id TEXT,
+    scheduled_at INTEGER,
+    started_at INTEGER,
+    ended_at INTEGER,
+    status TEXT NOT NULL,             -- playing | completed | preempted | interrupted | failed | stopped | skipped
+    PRIMARY KEY (device_id, occurrence)
+  ) WITHOUT ROWID;
+  CREATE INDEX plays_scheduled ON plays(scheduled_at);
+
+  CREATE TABLE media (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,             -- of the transcoded file the devices play
+    size INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    mime TEXT NOT NULL,
+    title TEXT NOT NULL,
+    original_name TEXT,
+    source_sha256 TEXT,
+    loudness_lufs REAL,
+    zone_id TEXT NOT NULL REFERENCES zones(id),
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX media_sha ON media(sha256);
+  CREATE INDEX media_zone ON media(zone_id);
+
+  CREATE TABLE programs (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones(id),
+    title TEXT NOT NULL,
+    items TEXT NOT NULL,              -- JSON array: {kind:'media', mediaId} | {kind:'stream', url, durationMs, title?}
+    status TEXT NOT NULL CHECK (status IN ('draft', 'pending', 'approved', 'rejected', 'archived')),
+    created_by TEXT NOT NULL,
+    approved_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX programs_zone ON programs(zone_id);
+
+  CREATE TABLE schedules (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL REFERENCES zones(id),   -- owning zone (for RBAC); targets may be narrower
+    program_id TEXT NOT NULL REFERENCES programs(id),
+    title TEXT NOT NULL,
+    dtstart TEXT NOT NULL,            -- local wall time, Asia/Ho_Chi_Minh
+    rrule TEXT,
+    valid_from INTEGER,
+    valid_until INTEGER,
+    priority TEXT NOT NULL CHECK (priority IN ('normal', 'priority', 'emergency')),
+    volume INTEGER NOT NULL,
+    outputs TEXT NOT NULL DEFAULT '[]',
+    on_preempt TEXT NOT NULL DEFAULT 'resume',
+    max_delay_ms INTEGER NOT NULL DEFAULT 1800000,
+    night_confirmed INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL CHECK (status IN ('draft', 'pending', 'approved', 'rejected', 'archived')),
+    created_by TEXT NOT NULL,
+    approved_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX schedules_program ON schedules(program_id);
+  CREATE TABLE schedule_targets (
+    schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+    target_type TEXT NOT NULL CHECK (target_type IN ('zone', 'device')),
+    target_id TEXT NOT NULL,
+    PRIMARY KEY (schedule_id, target_type, target_id)
+  );
+  CREATE INDEX schedule_targets_target ON schedule_targets(target_type, target_id);
+
+  -- the last signed manifest per device; versions only grow
+  CREATE TABLE manifests (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    content_hash TEXT NOT NULL,       -- sha256 of the content without version/issuedAt/expiresAt
+    body TEXT NOT NULL,               -- the signed envelope, canonical JSON
+    compiled_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  `,
+];
