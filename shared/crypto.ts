@@ -95,3 +95,21 @@ export function addSignature<T>(env: Signed<T>, privateKeyPem: string): Signed<T
   const sig = signBytes(privateKeyPem, Buffer.from(canonicalize(env.signed), 'utf8'));
   return { signed: env.signed, signatures: [...env.signatures.filter((s) => s.keyid !== keyid), { keyid, sig }] };
 }
+
+/** A signer that parses its key once: for signing many envelopes in a row (manifest compiles). */
+export function makeSigner(privateKeyPem: string): { keyid: string; signEnvelope<T>(signed: T): Signed<T> } {
+  let key;
+  try {
+    key = createPrivateKey(privateKeyPem);
+  } catch (e) {
+    throw new CryptoError('the signing key cannot be read', { cause: e });
+  }
+  const { keyid } = publicKeyFromPrivatePem(privateKeyPem);
+  return {
+    keyid,
+    signEnvelope<T>(signed: T): Signed<T> {
+      const sig = nodeSign(null, Buffer.from(canonicalize(signed), 'utf8'), key).toString('base64');
+      return { signed, signatures: [{ keyid, sig }] };
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type {} from '@fastify/cookie';
+import type {} from '@fastify/rate-limit';
+import type {} from '@fastify/swagger';
+import type {} from '@fastify/multipart';
+import type { Readable } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/log.js';
+import type { ControllerConfig } from '../config.js';
+import type { DataLayer } from '../data/index.js';
+import type { User } from '../data/users.js';
+import type { Permission } from '../auth/policy.js';
+import type { ManifestCompiler } from '../manifests/compiler.js';
+
+export type AuthMode = 'public' | 'user' | 'device' | 'user-or-device';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route (default 'user'). */
+    auth?: AuthMode;
+    /** The permission the route needs, checked against the zone of the resource (authorization matrix). */
+    perm?: Permission;
+  }
+  interface FastifyRequest {
+    user: User | null;
+    deviceId: string | null;
+  }
+}
+
+/** What the media routes need from the media library. */
+export interface MediaIngest {
+  ingest(source: Readable, meta: { originalName?: string }): Promise<{ sha256: string; size: number; durationMs: number; mime: string; sourceSha256: string; loudnessLufs: number | null }>;
+  path(sha256: string): string;
+  has(sha256: string): boolean;
+  remove(sha256: string): Promise<void> | void;
+}
+
+export interface AppContext {
+  config: ControllerConfig;
+  data: DataLayer;
+  clock: Clock;
+  log: Logger;
+  compiler: ManifestCompiler;
+  media: MediaIngest;
+  metrics: Registry;
+  /** The signed root metadata devices trust (handed out at enrollment). */
+  root: unknown;
+  urls: { http: () => string; mqtt: () => string };
+  /** Drops a device's broker connection (after revocation). */
+  disconnectDevice: (deviceId: string) => void;
+  /** Device ids of the zones a device belongs to (its chain), for broker ACLs. */
+}
+
+/** The signed-in user, or 401. */
+export function userOf(req: FastifyRequest): User {
+  if (!req.user) throw new Error('route needs a user but auth mode let none through');
+  return req.user;
+}
+
+export function clientIp(req: FastifyRequest): string {
+  return req.ip;
+}

@@ -1,0 +1,60 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ERRORS, LoaError, messageVi, type ErrorCode } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  LOA_ERR_JSON_PARSE: 400, LOA_ERR_SCHEMA: 400, LOA_ERR_NAME_INVALID: 400, LOA_ERR_CSV_INVALID: 400, LOA_ERR_CONFIG_INVALID: 400,
+  LOA_ERR_UNAUTHENTICATED: 401, LOA_ERR_LOGIN_FAILED: 401, LOA_ERR_CRYPTO: 401,
+  LOA_ERR_FORBIDDEN: 403, LOA_ERR_NOT_APPROVER: 403, LOA_ERR_ENROLL_TOKEN: 403, LOA_ERR_DEVICE_REVOKED: 403,
+  LOA_ERR_NOT_FOUND: 404, LOA_ERR_MEDIA_NOT_FOUND: 404,
+  LOA_ERR_CONFLICT: 409, LOA_ERR_WORKFLOW_STATE: 409, LOA_ERR_MEDIA_IN_USE: 409, LOA_ERR_ZONE_NOT_EMPTY: 409,
+  LOA_ERR_INPUT_TOO_LARGE: 413,
+  LOA_ERR_UNSUPPORTED_MEDIA_TYPE: 415, LOA_ERR_MEDIA_NOT_AUDIO: 415,
+  LOA_ERR_RANGE_NOT_SATISFIABLE: 416,
+  LOA_ERR_ZONE_HIERARCHY: 422, LOA_ERR_RRULE_INVALID: 422, LOA_ERR_RRULE_UNBOUNDED: 422, LOA_ERR_RRULE_TOO_FREQUENT: 422,
+  LOA_ERR_SCHEDULE_NIGHT_UNCONFIRMED: 422, LOA_ERR_PROGRAM_NOT_APPROVED: 422, LOA_ERR_MEDIA_TRANSCODE: 422, LOA_ERR_DEVICE_NOT_ENROLLED: 422,
+  LOA_ERR_RATE_LIMITED: 429,
+  LOA_ERR_TOOL_MISSING: 503, LOA_ERR_KEYS_MISSING: 503,
+};
+
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code] ?? 500;
+}
+
+export function errorBody(code: ErrorCode, message: string, details?: unknown): { error: { code: ErrorCode; message: string; vi: string; details?: unknown } } {
+  return { error: { code, message, vi: messageVi(code), ...(details === undefined ? {} : { details }) } };
+}
+
+/** Maps Fastify's own errors (body parsing, validation, limits) to our codes. */
+function fromFastify(e: FastifyError): LoaError {
+  if (e.validation) {
+    const issues = e.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
+    return new LoaError('LOA_ERR_SCHEMA', `${e.validationContext ?? 'input'} is invalid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { details: { issues } });
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY': case 'FST_ERR_CTP_EMPTY_JSON_BODY': return new LoaError('LOA_ERR_JSON_PARSE', `the body is not valid JSON: ${e.message}`);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': case 'FST_REQ_FILE_TOO_LARGE': case 'FST_FILES_LIMIT': case 'FST_PARTS_LIMIT': return new LoaError('LOA_ERR_INPUT_TOO_LARGE', e.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': case 'FST_INVALID_MULTIPART_CONTENT_TYPE': return new LoaError('LOA_ERR_UNSUPPORTED_MEDIA_TYPE', e.message);
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH': return new LoaError('LOA_ERR_SCHEMA', e.message);
+    default:
+      if (e.statusCode === 429) return new LoaError('LOA_ERR_RATE_LIMITED', ERRORS.LOA_ERR_RATE_LIMITED.en);
+      if (e instanceof SyntaxError || e.statusCode === 400) return new LoaError('LOA_ERR_JSON_PARSE', e.message);
+      if (e.statusCode === 413) return new LoaError('LOA_ERR_INPUT_TOO_LARGE', e.message);
+      if (e.statusCode === 415) return new LoaError('LOA_ERR_UNSUPPORTED_MEDIA_TYPE', e.message);
+      return new LoaError('LOA_ERR_INTERNAL', ERRORS.LOA_ERR_INTERNAL.en, { cause: e });
+  }
+}
+
+/** At the HTTP boundary every error becomes `{error: {code, message, vi}}` with a fitting status (DESIGN §6). */
+export function installErrorHandling(app: FastifyInstance, log: Logger): void {
+  app.setErrorHandler((e: FastifyError | LoaError, req, reply) => {
+    const err = e instanceof LoaError ? e : fromFastify(e);
+    const status = statusOf(err.code);
+    if (status >= 500) log.error({ err: e, url: req.url, method: req.method }, 'request failed');
+    else log.debug({ code: err.code, url: req.url }, 'request refused');
+    void reply.code(status).send(errorBody(err.code, status >= 500 && err.code === 'LOA_ERR_INTERNAL' ? ERRORS.LOA_ERR_INTERNAL.en : err.message, err.details));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(errorBody('LOA_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+}

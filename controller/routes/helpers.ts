@@ -1,0 +1,22 @@
+import type { FastifyRequest } from 'fastify';
+import { authorize, scopes, type Permission } from '../auth/policy.js';
+import type { AuditInput } from '../data/audit.js';
+import { userOf, type AppContext } from '../http/context.js';
+
+/** Checks that the signed-in user holds `perm` over the zone, and returns the zone's path. */
+export function authz(ctx: AppContext, req: FastifyRequest, perm: Permission, zoneId: string): string {
+  const zone = ctx.data.zones.require(zoneId);
+  authorize(userOf(req), perm, zone.path);
+  return zone.path;
+}
+
+/** The subtrees in which the user holds `perm`: lists are filtered to these. */
+export function visible(req: FastifyRequest, perm: Permission): string[] {
+  return scopes(userOf(req), perm);
+}
+
+/** Appends to the audit log: who (user or device), from where, what. Call inside the change's transaction. */
+export function audit(ctx: AppContext, req: FastifyRequest, e: Omit<AuditInput, 'actor' | 'ip'>): void {
+  const actor = req.user ? req.user.id : req.deviceId ? `device:${req.deviceId}` : 'anonymous';
+  ctx.data.audit.add({ ...e, actor, ip: req.ip }, ctx.clock.now());
+}

@@ -1,0 +1,15 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../http/context.js';
+import { registerDevices } from './devices.js';
+import { registerPrograms } from './programs.js';
+import { registerSystem } from './system.js';
+import { registerUsers } from './users.js';
+import { registerZones } from './zones.js';
+
+export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
+  registerSystem(app, ctx);
+  registerZones(app, ctx);
+  registerUsers(app, ctx);
+  registerDevices(app, ctx);
+  registerPrograms(app, ctx);
+}
