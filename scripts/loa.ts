@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { isLoaError, messageVi } from '../shared/errors.js';
 import { registerAgent } from './cli/agent.js';
+import { registerController } from './cli/controller.js';
 import { registerDemo } from './cli/demo.js';
 import { registerKeys } from './cli/keys.js';
 import { registerManifest } from './cli/manifest.js';
@@ -11,6 +12,7 @@ const program = new Command('loa')
   .showHelpAfterError();
 registerAgent(program);
 registerKeys(program);
+registerController(program);
 registerManifest(program);
 registerDemo(program);
 

@@ -6,7 +6,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import { Fastify, type FastifyInstance } from './fastify.js';
 import type { AppContext } from './context.js';
 import { installErrorHandling } from './errors.js';
-import { registerAuth } from './auth.js';
+import { authModeOf, registerAuth } from './auth.js';
 import { ErrorBody } from './schemas.js';
 import { registerRoutes } from '../routes/index.js';
 
@@ -33,13 +33,13 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
   const routes: RouteInfo[] = [];
   app.addHook('onRoute', (r) => {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
-    for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: r.url, auth: r.config?.auth ?? 'user', perm: r.config?.perm });
+    for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: r.url, auth: authModeOf(r.url, r.config?.auth), perm: r.config?.perm });
   });
   installErrorHandling(app, ctx.log);
   app.addSchema(ErrorBody);
   await app.register(fastifyCookie);
   await app.register(fastifyRateLimit, { global: false });
-  await app.register(fastifyMultipart, { limits: { fileSize: ctx.config.media.maxUploadBytes, files: 1, fields: 10, fieldSize: 4096, parts: 12 } });
+  await app.register(fastifyMultipart, { limits: { fileSize: ctx.config.media.maxUploadBytes + 1, files: 1, fields: 10, fieldSize: 4096, parts: 12 } });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'loaphuong controller API', version: '1', description: 'Zones, users, devices, media, programs, schedules, manifests and telemetry of the grassroots information system (thông tin cơ sở). Errors are `{error: {code, message, vi}}`.' },

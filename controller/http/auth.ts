@@ -5,7 +5,7 @@ import { tokenSubject, verifyDeviceToken } from '../../shared/device-token.js';
 import { LoaError } from '../../shared/errors.js';
 import { DUMMY_HASH, verifyPassword } from '../auth/password.js';
 import type { User } from '../data/users.js';
-import type { AppContext } from './context.js';
+import type { AppContext, AuthMode } from './context.js';
 
 export const SESSION_COOKIE = 'loa_session';
 const hash = (t: string): string => createHash('sha256').update(t).digest('hex');
@@ -32,12 +32,18 @@ function identify(ctx: AppContext, req: FastifyRequest): { user: User | null; de
   return { user: ctx.data.users.sessionUser(hash(token), ctx.clock.now()), deviceId: null };
 }
 
+/** The API documentation is public; everything else is authenticated unless marked public. */
+export function authModeOf(url: string | undefined, mode: AuthMode | undefined): AuthMode {
+  if (url === '/docs' || url?.startsWith('/docs/')) return 'public';
+  return mode ?? 'user';
+}
+
 /** Authentication for every route (deny by default) and the login/logout/me routes. */
 export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
   app.decorateRequest('user', null);
   app.decorateRequest('deviceId', null);
   app.addHook('onRequest', async (req) => {
-    const mode = req.routeOptions.config.auth ?? 'user';
+    const mode = authModeOf(req.routeOptions.url, req.routeOptions.config.auth);
     if (mode === 'public' || !req.routeOptions.url) return;
     const who = identify(ctx, req);
     req.user = who.user;

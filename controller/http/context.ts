@@ -2,7 +2,7 @@ import type {} from '@fastify/cookie';
 import type {} from '@fastify/rate-limit';
 import type {} from '@fastify/swagger';
 import type {} from '@fastify/multipart';
-import type { Readable } from 'node:stream';
+import type { MediaLibrary } from '../media/library.js';
 import type { FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../shared/clock.js';
@@ -12,6 +12,7 @@ import type { DataLayer } from '../data/index.js';
 import type { User } from '../data/users.js';
 import type { Permission } from '../auth/policy.js';
 import type { ManifestCompiler } from '../manifests/compiler.js';
+import type { TelemetryRepo } from '../data/telemetry.js';
 
 export type AuthMode = 'public' | 'user' | 'device' | 'user-or-device';
 
@@ -28,13 +29,7 @@ declare module 'fastify' {
   }
 }
 
-/** What the media routes need from the media library. */
-export interface MediaIngest {
-  ingest(source: Readable, meta: { originalName?: string }): Promise<{ sha256: string; size: number; durationMs: number; mime: string; sourceSha256: string; loudnessLufs: number | null }>;
-  path(sha256: string): string;
-  has(sha256: string): boolean;
-  remove(sha256: string): Promise<void> | void;
-}
+export type MediaIngest = Pick<MediaLibrary, 'ingest' | 'openRange' | 'has' | 'remove'>;
 
 export interface AppContext {
   config: ControllerConfig;
@@ -42,6 +37,7 @@ export interface AppContext {
   clock: Clock;
   log: Logger;
   compiler: ManifestCompiler;
+  telemetry: TelemetryRepo;
   media: MediaIngest;
   metrics: Registry;
   /** The signed root metadata devices trust (handed out at enrollment). */
@@ -49,7 +45,6 @@ export interface AppContext {
   urls: { http: () => string; mqtt: () => string };
   /** Drops a device's broker connection (after revocation). */
   disconnectDevice: (deviceId: string) => void;
-  /** Device ids of the zones a device belongs to (its chain), for broker ACLs. */
 }
 
 /** The signed-in user, or 401. */

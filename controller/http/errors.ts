@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERRORS, LoaError, messageVi, type ErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
+import { SAFE_TEXT_PATTERN } from './schemas.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_JSON_PARSE: 400, LOA_ERR_SCHEMA: 400, LOA_ERR_NAME_INVALID: 400, LOA_ERR_CSV_INVALID: 400, LOA_ERR_CONFIG_INVALID: 400,
@@ -28,6 +29,10 @@ export function errorBody(code: ErrorCode, message: string, details?: unknown): 
 /** Maps Fastify's own errors (body parsing, validation, limits) to our codes. */
 function fromFastify(e: FastifyError): LoaError {
   if (e.validation) {
+    const unsafe = e.validation.find((v) => v.keyword === 'pattern' && (v.params as { pattern?: string }).pattern === SAFE_TEXT_PATTERN);
+    if (unsafe) {
+      return new LoaError('LOA_ERR_NAME_INVALID', `${unsafe.instancePath || 'a text field'} holds characters that are not allowed: control characters, / \\ < > ; ' " \` .. -- /*`, { details: { path: unsafe.instancePath } });
+    }
     const issues = e.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
     return new LoaError('LOA_ERR_SCHEMA', `${e.validationContext ?? 'input'} is invalid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { details: { issues } });
   }

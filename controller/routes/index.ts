@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../http/context.js';
 import { registerDevices } from './devices.js';
 import { registerPrograms } from './programs.js';
+import { registerReports } from './reports.js';
+import { registerMedia } from './media.js';
 import { registerSystem } from './system.js';
 import { registerUsers } from './users.js';
 import { registerZones } from './zones.js';
@@ -11,5 +13,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerZones(app, ctx);
   registerUsers(app, ctx);
   registerDevices(app, ctx);
+  registerMedia(app, ctx);
   registerPrograms(app, ctx);
+  registerReports(app, ctx);
 }

@@ -60,7 +60,7 @@ export async function runDemo(dirArg: string, minutes: number): Promise<void> {
   await agent.start();
   await agent.importRootThenBundle(join(keys.dir, 'root.json'), bundle);
   say(`agent running; first play at ${localStamp(start).slice(11)} (Asia/Ho_Chi_Minh). Plays are written to ${join(data, 'sink')}`);
-  say('the controller and its dashboard at http://localhost:8080 arrive with the controller issue; Ctrl+C to stop');
+  say('Ctrl+C to stop');
   let seen = 0;
   const timer = setInterval(() => {
     for (const e of agent.events().slice(seen)) {
@@ -80,10 +80,20 @@ export async function runDemo(dirArg: string, minutes: number): Promise<void> {
 }
 
 export function registerDemo(program: Command): void {
-  program
+  const demo = program
     .command('demo')
-    .description('Run a self-contained demo: keys, a signed manifest with three programs, and an agent playing it')
-    .option('--dir <dir>', 'working folder (recreated)', '.loa-demo')
+    .description('Run the demo: controller on :8080 with its MQTT broker, and three agents on a seeded demo province')
+    .option('--dir <dir>', 'working folder (kept between runs)', '.loa-demo')
+    .option('--port <n>', 'HTTP port', process.env.PORT ?? '8080')
+    .option('--mqtt-port <n>', 'MQTT port of the embedded broker', process.env.LOA_MQTT_PORT ?? '1883')
+    .action(async (o: { dir: string; port: string; mqttPort: string }) => {
+      const { runControllerDemo } = await import('./demo-controller.js');
+      await runControllerDemo(o.dir, Number(o.port), Number(o.mqttPort));
+    });
+  demo
+    .command('offline')
+    .description('Agent only, no network: keys, a signed three-program manifest as an offline bundle, and an agent playing it')
+    .option('--dir <dir>', 'working folder (recreated)', '.loa-demo-offline')
     .option('--minutes <n>', 'stop after this many minutes (0 = until Ctrl+C)', '0')
     .action(async (o: { dir: string; minutes: string }) => runDemo(o.dir, Number(o.minutes)));
 }

@@ -1,0 +1,92 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { LoaError } from '../../shared/errors.js';
+import { newId } from '../data/ids.js';
+import { sanitizeTitle } from '../media/names.js';
+import { SHA256_HEX } from '../media/library.js';
+import { can } from '../auth/policy.js';
+import type { AppContext } from '../http/context.js';
+import { Limit, Params } from '../http/schemas.js';
+import { audit, authz, visible } from './helpers.js';
+
+/** The media library: streamed upload with transcoding and loudness normalisation, listing, and Range download. */
+export function registerMedia(app: FastifyInstance, ctx: AppContext): void {
+  app.post('/api/v1/media', {
+    config: { perm: 'media.write' },
+    schema: {
+      tags: ['media'], consumes: ['multipart/form-data'],
+      summary: 'Upload audio (multipart: fields zoneId and title first, then file). Transcoded to Ogg Opus with EBU R128 loudness normalisation; content-addressed by sha256.',
+    },
+  }, async (req, reply) => {
+    if (!req.isMultipart()) throw new LoaError('LOA_ERR_UNSUPPORTED_MEDIA_TYPE', 'send multipart/form-data with fields zoneId, title and a file');
+    const part = await req.file();
+    if (!part) throw new LoaError('LOA_ERR_SCHEMA', 'the upload has no file part');
+    const field = (name: string): string | undefined => {
+      const f = part.fields[name];
+      const one = Array.isArray(f) ? f[0] : f;
+      return one && one.type === 'field' && typeof one.value === 'string' ? one.value : undefined;
+    };
+    const zoneId = field('zoneId');
+    const titleRaw = field('title');
+    try {
+      if (!zoneId || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(zoneId)) throw new LoaError('LOA_ERR_SCHEMA', 'the fields zoneId and title must come before the file part');
+      authz(ctx, req, 'media.write', zoneId);
+      const title = sanitizeTitle(titleRaw ?? part.filename);
+      const r = await ctx.media.ingest(part.file, { originalName: part.filename });
+      const media = ctx.data.tx(() => {
+        const m = ctx.data.media.create({
+          id: newId('med'), sha256: r.sha256, size: r.size, durationMs: r.durationMs, mime: r.mime, title, originalName: r.originalName ?? null,
+          sourceSha256: r.sourceSha256, loudnessLufs: r.loudnessLufs, zoneId, createdBy: req.user!.id,
+        }, ctx.clock.now());
+        audit(ctx, req, { action: 'media.create', targetType: 'media', targetId: m.id, zoneId, details: { sha256: r.sha256, title, durationMs: r.durationMs, loudnessLufs: r.loudnessLufs } });
+        return m;
+      });
+      return await reply.code(201).send({ media, inputLoudnessLufs: r.inputLoudnessLufs, deduplicated: r.deduplicated });
+    } finally {
+      part.file.resume();
+    }
+  });
+
+  app.get('/api/v1/media', { config: { perm: 'media.read' }, schema: { tags: ['media'], querystring: Type.Object({ limit: Limit }, { additionalProperties: false }) } }, async (req) => {
+    return { media: ctx.data.media.list(visible(req, 'media.read'), (req.query as { limit: number }).limit) };
+  });
+
+  app.get('/api/v1/media/:id', { config: { perm: 'media.read' }, schema: { tags: ['media'], params: Params } }, async (req) => {
+    const m = ctx.data.media.require((req.params as { id: string }).id);
+    authz(ctx, req, 'media.read', m.zoneId);
+    return { media: m, usedBy: ctx.data.media.usedBy(m.id) };
+  });
+
+  app.delete('/api/v1/media/:id', { config: { perm: 'media.write' }, schema: { tags: ['media'], params: Params } }, async (req) => {
+    const { id } = req.params as { id: string };
+    const m = ctx.data.media.require(id);
+    authz(ctx, req, 'media.write', m.zoneId);
+    const r = ctx.data.tx(() => {
+      const out = ctx.data.media.delete(id);
+      audit(ctx, req, { action: 'media.delete', targetType: 'media', targetId: id, zoneId: m.zoneId, details: { sha256: m.sha256 } });
+      return out;
+    });
+    if (r.orphan) await ctx.media.remove(r.sha256);
+    return { ok: true };
+  });
+
+  // Content-addressed download for devices (only media in their own manifest) and users (media they can read).
+  app.route({
+    method: ['GET', 'HEAD'], url: '/media/:sha256',
+    config: { auth: 'user-or-device', perm: 'media.read' },
+    schema: { tags: ['device protocol'], summary: 'Media bytes by sha256, with Range requests (resumable downloads)', params: Type.Object({ sha256: Type.String({ pattern: SHA256_HEX.source }) }) },
+    handler: async (req, reply) => {
+      const { sha256 } = req.params as { sha256: string };
+      const rec = ctx.data.media.bySha(sha256);
+      if (!rec) throw new LoaError('LOA_ERR_MEDIA_NOT_FOUND', `no media ${sha256.slice(0, 12)}…`);
+      if (req.deviceId) {
+        if (!ctx.data.manifests.get(req.deviceId)?.body.includes(sha256)) throw new LoaError('LOA_ERR_FORBIDDEN', 'this media is not in the device manifest');
+      } else if (!can(req.user!, 'media.read', ctx.data.zones.require(rec.zoneId).path)) {
+        throw new LoaError('LOA_ERR_FORBIDDEN', 'you cannot read this media');
+      }
+      const r = await ctx.media.openRange(sha256, req.raw);
+      void reply.code(r.status).headers(r.headers);
+      return reply.send(r.stream ?? r.body ?? '');
+    },
+  });
+}
