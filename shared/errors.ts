@@ -98,6 +98,12 @@ export const ERRORS = {
   LOA_ERR_SYNC_DOWNLOAD: { en: 'A media download failed; it will resume', vi: 'Tải tệp âm thanh thất bại; sẽ tải tiếp' },
   LOA_ERR_ENROLL_FAILED: { en: 'Enrollment with the controller failed', vi: 'Đăng ký thiết bị với hệ thống điều khiển thất bại' },
   // --- codes added later go below this line, one section per issue ---
+  // agent sync (MQTT link)
+  LOA_ERR_SYNC_MQTT: { en: 'The MQTT connection to the controller is down or was refused; it will retry', vi: 'Mất kết nối MQTT tới hệ thống điều khiển hoặc bị từ chối; sẽ thử lại' },
+  // controller media library
+  LOA_ERR_MEDIA_SILENT: { en: 'The audio is silent', vi: 'Tệp âm thanh không có tiếng' },
+  // controller schedules: recurrence validation and preview
+  LOA_ERR_SCHEDULE_NEVER_PLAYS: { en: 'The schedule never plays: no occurrence falls between its start and its end', vi: 'Lịch không bao giờ phát: không có lần phát nào trong khoảng thời gian đã đặt' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

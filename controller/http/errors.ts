@@ -13,7 +13,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_UNSUPPORTED_MEDIA_TYPE: 415, LOA_ERR_MEDIA_NOT_AUDIO: 415,
   LOA_ERR_RANGE_NOT_SATISFIABLE: 416,
   LOA_ERR_ZONE_HIERARCHY: 422, LOA_ERR_RRULE_INVALID: 422, LOA_ERR_RRULE_UNBOUNDED: 422, LOA_ERR_RRULE_TOO_FREQUENT: 422,
-  LOA_ERR_SCHEDULE_NIGHT_UNCONFIRMED: 422, LOA_ERR_PROGRAM_NOT_APPROVED: 422, LOA_ERR_MEDIA_TRANSCODE: 422, LOA_ERR_DEVICE_NOT_ENROLLED: 422,
+  LOA_ERR_SCHEDULE_NIGHT_UNCONFIRMED: 422, LOA_ERR_PROGRAM_NOT_APPROVED: 422, LOA_ERR_MEDIA_SILENT: 422, LOA_ERR_SCHEDULE_NEVER_PLAYS: 422, LOA_ERR_MEDIA_TRANSCODE: 422, LOA_ERR_DEVICE_NOT_ENROLLED: 422,
   LOA_ERR_RATE_LIMITED: 429,
   LOA_ERR_TOOL_MISSING: 503, LOA_ERR_KEYS_MISSING: 503,
 };
@@ -31,7 +31,7 @@ function fromFastify(e: FastifyError): LoaError {
   if (e.validation) {
     const unsafe = e.validation.find((v) => v.keyword === 'pattern' && (v.params as { pattern?: string }).pattern === SAFE_TEXT_PATTERN);
     if (unsafe) {
-      return new LoaError('LOA_ERR_NAME_INVALID', `${unsafe.instancePath || 'a text field'} holds characters that are not allowed: control characters, / \\ < > ; ' " \` .. -- /*`, { details: { path: unsafe.instancePath } });
+      return new LoaError('LOA_ERR_NAME_INVALID', `${unsafe.instancePath || 'a text field'} holds characters that are not allowed: control characters, \\ < > ; ' " \` .. -- /*`, { details: { path: unsafe.instancePath } });
     }
     const issues = e.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
     return new LoaError('LOA_ERR_SCHEMA', `${e.validationContext ?? 'input'} is invalid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { details: { issues } });

@@ -1,12 +1,12 @@
 import { Type } from '@sinclair/typebox';
 
 /**
- * Text that reaches names and titles. Refused: control characters, path separators and traversal (`/`, `\`,
- * `..`), markup (`<`, `>`), and SQL metacharacters (`'`, `"`, `;`, backquote, `--`, `/*`). Every query is
+ * Text that reaches names and titles. Refused: control characters, path traversal (`..`, `\`), markup (`<`, `>`), and SQL metacharacters (`'`, `"`, `;`, backquote, `--`, `/*`). Every query is
  * parameterised anyway; refusing them keeps names safe for file names, CSV, logs and other systems we hand
- * them to. Vietnamese letters, digits, spaces, and , . ( ) - _ : & + # … “ ” are all fine.
+ * them to. Vietnamese letters, digits, spaces, and , . / ( ) - _ : & + # … “ ” are all fine
+ * (document numbers such as 12/TB-UBND need the slash).
  */
-export const SAFE_TEXT_PATTERN = "^(?!.*\\.\\.)(?!.*--)(?!.*/\\*)[^\\x00-\\x1f\\x7f/\\\\<>;'\"`]*$";
+export const SAFE_TEXT_PATTERN = "^(?!.*\\.\\.)(?!.*--)(?!.*/\\*)(?!.*\\*/)[^\\x00-\\x1f\\x7f\\\\<>;'\"`]*$";
 export const SafeName = (maxLength = 200, description?: string) =>
   Type.String({ minLength: 1, maxLength, pattern: SAFE_TEXT_PATTERN, ...(description ? { description } : {}) });
 

@@ -6,7 +6,9 @@ import { sanitizeTitle } from '../media/names.js';
 import { SHA256_HEX } from '../media/library.js';
 import { can } from '../auth/policy.js';
 import type { AppContext } from '../http/context.js';
-import { Limit, Params } from '../http/schemas.js';
+import { Limit, Params, SAFE_TEXT_PATTERN } from '../http/schemas.js';
+
+const SAFE = new RegExp(SAFE_TEXT_PATTERN, 'u');
 import { audit, authz, visible } from './helpers.js';
 
 /** The media library: streamed upload with transcoding and loudness normalisation, listing, and Range download. */
@@ -32,6 +34,7 @@ export function registerMedia(app: FastifyInstance, ctx: AppContext): void {
       if (!zoneId || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(zoneId)) throw new LoaError('LOA_ERR_SCHEMA', 'the fields zoneId and title must come before the file part');
       authz(ctx, req, 'media.write', zoneId);
       const title = sanitizeTitle(titleRaw ?? part.filename);
+      if (!SAFE.test(title)) throw new LoaError('LOA_ERR_NAME_INVALID', 'the title holds characters that are not allowed: control characters, \\ < > ; \' " ` .. -- /* */');
       const r = await ctx.media.ingest(part.file, { originalName: part.filename });
       const media = ctx.data.tx(() => {
         const m = ctx.data.media.create({
