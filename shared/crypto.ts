@@ -97,7 +97,7 @@ export function addSignature<T>(env: Signed<T>, privateKeyPem: string): Signed<T
 }
 
 /** A signer that parses its key once: for signing many envelopes in a row (manifest compiles). */
-export function makeSigner(privateKeyPem: string): { keyid: string; signEnvelope<T>(signed: T): Signed<T> } {
+export function makeSigner(privateKeyPem: string): { keyid: string; signEnvelope<T>(signed: T): Signed<T>; signCanonical(signedJson: string): string } {
   let key;
   try {
     key = createPrivateKey(privateKeyPem);
@@ -110,6 +110,12 @@ export function makeSigner(privateKeyPem: string): { keyid: string; signEnvelope
     signEnvelope<T>(signed: T): Signed<T> {
       const sig = nodeSign(null, Buffer.from(canonicalize(signed), 'utf8'), key).toString('base64');
       return { signed, signatures: [{ keyid, sig }] };
+    },
+    /** Signs an already canonical `signed` JSON text and returns the canonical envelope text. */
+    signCanonical(signedJson: string): string {
+      const sig = nodeSign(null, Buffer.from(signedJson, 'utf8'), key).toString('base64');
+      // "signatures" sorts before "signed" (code points: 'a' < 'e').
+      return `{"signatures":[{"keyid":"${keyid}","sig":"${sig}"}],"signed":${signedJson}}`;
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { LoaError } from '../../shared/errors.js';
 import { authorize, scopes, type Permission } from '../auth/policy.js';
 import type { AuditInput } from '../data/audit.js';
 import { userOf, type AppContext } from '../http/context.js';
@@ -12,7 +13,9 @@ export function authz(ctx: AppContext, req: FastifyRequest, perm: Permission, zo
 
 /** The subtrees in which the user holds `perm`: lists are filtered to these. */
 export function visible(req: FastifyRequest, perm: Permission): string[] {
-  return scopes(userOf(req), perm);
+  const s = scopes(userOf(req), perm);
+  if (s.length === 0) throw new LoaError('LOA_ERR_FORBIDDEN', `you hold ${perm} in no zone`, { details: { permission: perm } });
+  return s;
 }
 
 /** Appends to the audit log: who (user or device), from where, what. Call inside the change's transaction. */

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Permission } from '../../controller/auth/policy.js';
+import { hashPassword } from '../../controller/auth/password.js';
+import type { Role } from '../../controller/data/users.js';
+import { toneWav } from '../../shared/wav.js';
+import { ApiClient } from '../../scripts/lib/api-client.js';
+import { startTestController, type TestController } from '../support/controller.js';
+
+/**
+ * The authorization matrix (issue 4): every route × every role × in-zone and out-of-zone. Each user holds one
+ * role on commune X1; X2 is a sibling commune. A route that is not in FIXTURES fails the test, so a new route
+ * cannot skip the matrix.
+ */
+type Side = 'X1' | 'X2';
+interface Probe { method: string; url: string; body?: unknown; headers?: Record<string, string>; form?: FormData }
+type Fixture = (side: Side) => Probe | null;
+
+const ROLES: { name: string; role: Role; canApprove: boolean }[] = [
+  { name: 'admin', role: 'admin', canApprove: true },
+  { name: 'approver', role: 'operator', canApprove: true },
+  { name: 'operator', role: 'operator', canApprove: false },
+  { name: 'technician', role: 'technician', canApprove: false },
+  { name: 'viewer', role: 'viewer', canApprove: false },
+];
+const PASSWORD = 'matrix-password-1';
+const PERMLESS = new Set(['POST /api/v1/auth/logout', 'GET /api/v1/auth/me']);
+
+// The specification, written out independently of controller/auth/policy.ts so that a change there shows here.
+const READ: Permission[] = ['zone.read', 'device.read', 'media.read', 'program.read', 'schedule.read', 'report.read'];
+const EXPECTED: Record<string, readonly Permission[]> = {
+  admin: [...READ, 'zone.write', 'user.read', 'user.write', 'device.write', 'media.write', 'program.write', 'schedule.write', 'approve', 'audit.read'],
+  approver: [...READ, 'media.write', 'program.write', 'schedule.write', 'approve'],
+  operator: [...READ, 'media.write', 'program.write', 'schedule.write'],
+  technician: [...READ, 'device.write'],
+  viewer: READ,
+};
+function allowed(r: (typeof ROLES)[number], p: Permission): boolean {
+  return EXPECTED[r.name]!.includes(p);
+}
+
+describe('authorization matrix', () => {
+  let t: TestController;
+  const clients = new Map<string, ApiClient>();
+  let n = 0;
+  const uniq = (p: string): string => `${p}${++n}`;
+
+  before(async () => {
+    t = await startTestController();
+    const d = t.controller.data;
+    const now = Date.now();
+    for (const z of ['X1', 'X2'] as const) {
+      d.zones.create({ id: z, parentId: 'T01', level: 'commune', code: z, name: `Xã ${z}` }, now);
+      d.zones.create({ id: `${z}-C1`, parentId: z, level: 'cluster', code: 'C1', name: `Cụm ${z}` }, now);
+    }
+    const hash = await hashPassword(PASSWORD);
+    for (const r of ROLES) {
+      d.users.create({ id: `u-${r.name}`, username: `m-${r.name}`, displayName: r.name, passwordHash: hash }, now);
+      d.users.setRoles(`u-${r.name}`, [{ role: r.role, zoneId: 'X1', canApprove: r.canApprove }]);
+      const c = t.client();
+      await c.login(`m-${r.name}`, PASSWORD);
+      clients.set(r.name, c);
+    }
+  });
+  after(async () => t.close());
+
+  // Fresh objects per probe, written straight into the data layer, so one probe never depends on another.
+  const mk = {
+    zone: (s: Side): string => t.controller.data.zones.create({ id: uniq(`${s}-Z`), parentId: s, level: 'cluster', code: 'C', name: 'Cụm' }, Date.now()).id,
+    device: (s: Side): string => t.controller.data.devices.create({ id: uniq(`dev-${s}-`), zoneId: `${s}-C1`, name: 'Loa', kind: 'speaker' }, Date.now()).id,
+    media: (s: Side): { id: string; sha256: string } => {
+      const sha256 = (uniq('') + 'a'.repeat(64)).slice(0, 64).replace(/[^0-9a-f]/g, 'b');
+      return t.controller.data.media.create({ id: uniq(`med-${s}-`), sha256, size: 10, durationMs: 1000, mime: 'audio/ogg', title: 'T', originalName: null, sourceSha256: null, loudnessLufs: null, zoneId: s, createdBy: 'x' }, Date.now());
+    },
+    program: (s: Side, status: 'draft' | 'pending' | 'approved' = 'draft'): string => {
+      const m = mk.media(s);
+      const p = t.controller.data.programs.create({ id: uniq(`prg-${s}-`), zoneId: s, title: 'P', items: [{ kind: 'media', mediaId: m.id }], createdBy: 'x' }, Date.now());
+      if (status !== 'draft') t.controller.data.programs.setStatus(p.id, status, 'x', Date.now());
+      return p.id;
+    },
+    schedule: (s: Side, status: 'draft' | 'pending' | 'approved' = 'draft'): string => {
+      const sc = t.controller.data.schedules.create({
+        id: uniq(`sch-${s}-`), zoneId: s, programId: mk.program(s, 'approved'), title: 'S', dtstart: '2026-12-01T06:00:00', rrule: 'FREQ=DAILY;COUNT=3', validFrom: null, validUntil: null,
+        priority: 'normal', volume: 80, outputs: [], onPreempt: 'resume', maxDelayMs: 0, nightConfirmed: false, createdBy: 'x', targets: { zones: [`${s}-C1`], devices: [] },
+      }, Date.now());
+      if (status !== 'draft') t.controller.data.schedules.setStatus(sc.id, status, 'x', Date.now());
+      return sc.id;
+    },
+    user: (s: Side): string => {
+      const id = uniq('usr-');
+      t.controller.data.users.create({ id, username: id, displayName: id, passwordHash: 'x' }, Date.now());
+      t.controller.data.users.setRoles(id, [{ role: 'viewer', zoneId: s }]);
+      return id;
+    },
+  };
+  const scheduleBody = (s: Side): Record<string, unknown> => ({
+    zoneId: s, programId: mk.program(s, 'approved'), title: 'Lịch', dtstart: '2026-12-01T06:00', rrule: 'FREQ=DAILY;COUNT=5', priority: 'normal', volume: 70, targets: { zones: [`${s}-C1`], devices: [] },
+  });
+  const workflow = (kind: 'programs' | 'schedules', action: string): Fixture => (s) => {
+    const state = action === 'submit' ? 'draft' : action === 'approve' || action === 'reject' ? 'pending' : 'approved';
+    const id = kind === 'programs' ? mk.program(s, state) : mk.schedule(s, state);
+    return { method: 'POST', url: `/api/v1/${kind}/${id}/${action}`, body: {} };
+  };
+  const wav = toneWav({ seconds: 1, hz: 440 });
+
+  const FIXTURES: Record<string, Fixture> = {
+    'GET /api/v1/zones': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/zones' } : null),
+    'GET /api/v1/zones/:id': (s) => ({ method: 'GET', url: `/api/v1/zones/${s}` }),
+    'POST /api/v1/zones': (s) => ({ method: 'POST', url: '/api/v1/zones', body: { id: uniq('new-'), parentId: s, level: 'cluster', code: 'N', name: 'Cụm mới' } }),
+    'PATCH /api/v1/zones/:id': (s) => ({ method: 'PATCH', url: `/api/v1/zones/${mk.zone(s)}`, body: { name: 'Đổi tên' } }),
+    'DELETE /api/v1/zones/:id': (s) => ({ method: 'DELETE', url: `/api/v1/zones/${mk.zone(s)}` }),
+    'GET /api/v1/zones/export': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/zones/export' } : null),
+    'POST /api/v1/zones/import': (s) => ({ method: 'POST', url: '/api/v1/zones/import', body: `id,parent_id,level,code,name\n${uniq('imp-')},${s},cluster,I,Cụm nhập\n`, headers: { 'content-type': 'text/csv' } }),
+    'GET /api/v1/users': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/users' } : null),
+    'POST /api/v1/users': (s) => ({ method: 'POST', url: '/api/v1/users', body: { username: uniq('user'), displayName: 'Người dùng', password: 'long-enough-pw', roles: [{ role: 'viewer', zoneId: s }] } }),
+    'PATCH /api/v1/users/:id': (s) => ({ method: 'PATCH', url: `/api/v1/users/${mk.user(s)}`, body: { displayName: 'Đổi' } }),
+    'GET /api/v1/devices': (s) => ({ method: 'GET', url: `/api/v1/devices?zoneId=${s}` }),
+    'GET /api/v1/devices/:id': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}` }),
+    'POST /api/v1/devices': (s) => ({ method: 'POST', url: '/api/v1/devices', body: { zoneId: `${s}-C1`, name: 'Loa mới' } }),
+    'PATCH /api/v1/devices/:id': (s) => ({ method: 'PATCH', url: `/api/v1/devices/${mk.device(s)}`, body: { name: 'Đổi' } }),
+    'POST /api/v1/devices/:id/enrollment-token': (s) => ({ method: 'POST', url: `/api/v1/devices/${mk.device(s)}/enrollment-token`, body: {} }),
+    'POST /api/v1/devices/:id/revoke': (s) => ({ method: 'POST', url: `/api/v1/devices/${mk.device(s)}/revoke`, body: {} }),
+    'GET /api/v1/devices/:id/plays': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}/plays?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z` }),
+    'GET /api/v1/devices/:id/telemetry': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}/telemetry` }),
+    'POST /api/v1/media': (s) => {
+      const form = new FormData();
+      form.append('zoneId', s);
+      form.append('title', 'Âm báo');
+      form.append('file', new Blob([wav]), 'tone.wav');
+      return { method: 'POST', url: '/api/v1/media', form };
+    },
+    'GET /api/v1/media': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/media' } : null),
+    'GET /api/v1/media/:id': (s) => ({ method: 'GET', url: `/api/v1/media/${mk.media(s).id}` }),
+    'DELETE /api/v1/media/:id': (s) => ({ method: 'DELETE', url: `/api/v1/media/${mk.media(s).id}` }),
+    'GET /media/:sha256': (s) => ({ method: 'GET', url: `/media/${mk.media(s).sha256}` }),
+    'GET /api/v1/programs': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/programs' } : null),
+    'GET /api/v1/programs/:id': (s) => ({ method: 'GET', url: `/api/v1/programs/${mk.program(s)}` }),
+    'POST /api/v1/programs': (s) => ({ method: 'POST', url: '/api/v1/programs', body: { zoneId: s, title: 'Chương trình', items: [{ kind: 'media', mediaId: mk.media(s).id }] } }),
+    'PATCH /api/v1/programs/:id': (s) => ({ method: 'PATCH', url: `/api/v1/programs/${mk.program(s)}`, body: { title: 'Đổi' } }),
+    'DELETE /api/v1/programs/:id': (s) => ({ method: 'DELETE', url: `/api/v1/programs/${mk.program(s)}` }),
+    'GET /api/v1/schedules': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/schedules' } : null),
+    'GET /api/v1/schedules/:id': (s) => ({ method: 'GET', url: `/api/v1/schedules/${mk.schedule(s)}` }),
+    'POST /api/v1/schedules': (s) => ({ method: 'POST', url: '/api/v1/schedules', body: scheduleBody(s) }),
+    'PUT /api/v1/schedules/:id': (s) => ({ method: 'PUT', url: `/api/v1/schedules/${mk.schedule(s)}`, body: scheduleBody(s) }),
+    'DELETE /api/v1/schedules/:id': (s) => ({ method: 'DELETE', url: `/api/v1/schedules/${mk.schedule(s)}` }),
+    'GET /api/v1/preview': (s) => ({ method: 'GET', url: `/api/v1/preview?zoneId=${s}&date=2026-12-01` }),
+    'GET /api/v1/reports/scheduled-vs-played': (s) => ({ method: 'GET', url: `/api/v1/reports/scheduled-vs-played?zoneId=${s}&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z` }),
+    'GET /api/v1/audit': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/audit' } : null),
+  };
+  for (const kind of ['programs', 'schedules'] as const) {
+    for (const a of ['submit', 'approve', 'reject', 'archive', 'reopen']) FIXTURES[`POST /api/v1/${kind}/:id/${a}`] = workflow(kind, a);
+  }
+
+  it('has a fixture for every authenticated route, and a permission on each', () => {
+    const missing = t.controller.routes
+      .filter((r) => r.auth === 'user' || r.auth === 'user-or-device')
+      .map((r) => `${r.method} ${r.url}`)
+      .filter((k) => !FIXTURES[k] && !PERMLESS.has(k));
+    assert.deepEqual(missing, []);
+    const noPerm = t.controller.routes.filter((r) => (r.auth === 'user' || r.auth === 'user-or-device') && !r.perm && !PERMLESS.has(`${r.method} ${r.url}`));
+    assert.deepEqual(noPerm, []);
+  });
+
+  it('refuses every authenticated route without a session (401)', async () => {
+    for (const r of t.controller.routes.filter((x) => x.auth !== 'public')) {
+      const url = r.url.replace(/:(\w+)/g, (_m, p: string) => (p === 'sha256' ? 'a'.repeat(64) : 'x1'));
+      const res = await fetch(new URL(url, t.controller.httpUrl), { method: r.method, ...(r.method === 'GET' || r.method === 'DELETE' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }) });
+      assert.equal(res.status, 401, `${r.method} ${r.url} → ${res.status}`);
+      await res.arrayBuffer();
+    }
+  });
+
+  for (const r of ROLES) {
+    it(`gives the ${r.name} exactly its role's rights, in its zone only`, async () => {
+      const client = clients.get(r.name)!;
+      const failures: string[] = [];
+      for (const route of t.controller.routes.filter((x) => x.perm && (x.auth === 'user' || x.auth === 'user-or-device'))) {
+        const key = `${route.method} ${route.url}`;
+        for (const side of ['X1', 'X2'] as const) {
+          const probe = FIXTURES[key]!(side);
+          if (!probe) continue;
+          const headers: Record<string, string> = { authorization: `Bearer ${client.token!}`, ...probe.headers };
+          let body: string | FormData | undefined;
+          if (probe.form) body = probe.form;
+          else if (typeof probe.body === 'string') body = probe.body;
+          else if (probe.body !== undefined) { body = JSON.stringify(probe.body); headers['content-type'] = 'application/json'; }
+          const res = await fetch(new URL(probe.url, t.controller.httpUrl), { method: probe.method, headers, ...(body !== undefined ? { body } : {}) });
+          const text = await res.text();
+          const expectOk = side === 'X1' && allowed(r, route.perm as Permission);
+          const ok = res.status !== 401 && res.status !== 403;
+          if (ok !== expectOk) failures.push(`${key} [${side}] → ${res.status} (expected ${expectOk ? 'allowed' : '403'}) ${text.slice(0, 160)}`);
+          if (ok && res.status >= 500) failures.push(`${key} [${side}] → ${res.status} ${text.slice(0, 160)}`);
+          // Lists never leak the other commune.
+          if (ok && route.method === 'GET' && !route.url.includes(':') && text.includes('"X2')) failures.push(`${key} [${side}] leaks X2: ${text.slice(0, 160)}`);
+        }
+      }
+      assert.deepEqual(failures, []);
+    });
+  }
+});
