@@ -8,7 +8,7 @@ import type { EventType } from '../shared/schemas/events.js';
 import type { HardwareProfile } from '../shared/schemas/hardware-profile.js';
 import type { SignedManifest } from '../shared/schemas/manifest.js';
 import { openBundle } from './bundle.js';
-import { loadIdentity, type DeviceIdentity } from './identity.js';
+import { deviceTokenSource, loadIdentity, type DeviceIdentity } from './identity.js';
 import { ManifestManager } from './manifest/manager.js';
 import { MediaStore } from './media/store.js';
 import { OutputController } from './outputs/controller.js';
@@ -18,6 +18,14 @@ import { PlaysRepo } from './scheduler/plays.js';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
 import { openDb, type Db } from './store/db.js';
 import { Outbox } from './store/outbox.js';
+import { loadControllerConfig, type ControllerConfig } from './sync/config.js';
+import { Sync, type SyncOptions } from './sync/sync.js';
+
+/** Sync settings an agent may be given (tests); the rest comes from the agent itself. */
+export type AgentSyncOptions = Partial<Omit<SyncOptions, 'dataDir' | 'deviceId' | 'config' | 'db' | 'outbox' | 'media' | 'manager' | 'install' | 'stats'>> & {
+  /** Overrides `<dataDir>/controller.json`. */
+  config?: ControllerConfig;
+};
 
 export interface AgentOptions {
   dataDir: string;
@@ -28,11 +36,19 @@ export interface AgentOptions {
   sink?: AudioSink;
   relayDeps?: Partial<RelayDriverDeps>;
   scheduler?: Partial<SchedulerOptions>;
+  /**
+   * Sync with a controller (agent/sync). By default it runs when `<dataDir>/controller.json` exists (written
+   * by `loa agent enroll`); options here (with `config`) start it without that file; false never starts it.
+   */
+  sync?: AgentSyncOptions | false;
+  /** Reported in the retained MQTT status. */
+  agentVersion?: string;
 }
 
 /**
- * The supervisor (DESIGN §4): opens the store, starts outputs (fail-safe off first), the player and the
- * scheduler, and stops them in reverse order. It never needs the network to play what it already has.
+ * The supervisor (DESIGN §4): opens the store, starts outputs (fail-safe off first), the player, the
+ * scheduler and then sync (when enrolled with a controller), and stops them in reverse order. It never needs
+ * the network to play what it already has.
  */
 export class Agent {
   private db: Db | null = null;
@@ -41,6 +57,7 @@ export class Agent {
   private manager: ManifestManager | null = null;
   private outbox: Outbox | null = null;
   private identity: DeviceIdentity | null = null;
+  private syncer: Sync | null = null;
   private readonly clock: Clock;
   private readonly log: Logger;
 
@@ -94,7 +111,44 @@ export class Agent {
     const current = this.manager.current();
     this.scheduler.setManifest(current?.signed ?? null);
     this.scheduler.start();
-    this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0 }, 'agent ready');
+    this.startSync(media);
+    this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0, sync: this.syncer !== null }, 'agent ready');
+  }
+
+  /** Sync with the controller, after the scheduler: it runs in the background and playback never waits for it. */
+  private startSync(media: MediaStore): void {
+    const { dataDir, sync: so } = this.o;
+    if (so === false || !this.db || !this.outbox || !this.manager) return;
+    let config: ControllerConfig | null;
+    let token: () => string;
+    try {
+      config = so?.config ?? loadControllerConfig(dataDir);
+      if (!config) return;
+      token = so?.token ?? deviceTokenSource(dataDir, this.deviceId, () => this.clock.now());
+    } catch (e) {
+      // A broken controller.json or key turns sync off; playback goes on.
+      const err = toLoaError(e, 'LOA_ERR_CONFIG_INVALID');
+      this.log.error({ code: err.code }, `sync is off: ${err.message}`);
+      return;
+    }
+    const manager = this.manager;
+    this.syncer = new Sync({
+      clock: this.clock, log: this.log.child({ m: 'sync' }), token,
+      ...(this.o.agentVersion ? { agentVersion: this.o.agentVersion } : {}),
+      ...so,
+      dataDir, deviceId: this.deviceId, config, db: this.db, outbox: this.outbox, media, manager,
+      install: (raw, source) => this.install(raw, source),
+      stats: () => {
+        const now = this.scheduler?.nowPlaying() ?? null;
+        return { manifestVersion: this.scheduler?.manifestVersion ?? 0, stale: this.scheduler?.isStale() ?? false, nowPlaying: now ? now.entryId : null };
+      },
+    });
+    this.syncer.start();
+  }
+
+  /** The sync supervisor, when this agent syncs with a controller. */
+  get sync(): Sync | null {
+    return this.syncer;
   }
 
   /** Installs a signed manifest (and media); the scheduler switches to it at once. */
@@ -127,6 +181,11 @@ export class Agent {
     return this.outbox?.list() ?? [];
   }
 
+  /** Events not yet acknowledged by the controller's broker, in order. */
+  unsentEvents(limit = 1000): ReturnType<Outbox['pending']> {
+    return this.outbox?.pending(limit) ?? [];
+  }
+
   async importBundle(dir: string): Promise<SignedManifest> {
     if (!this.manager || !this.scheduler) throw new LoaError('LOA_ERR_INTERNAL', 'agent is not started');
     const env = await this.manager.installBundle(openBundle(dir));
@@ -138,10 +197,13 @@ export class Agent {
     return {
       deviceId: this.deviceId, manifestVersion: this.scheduler?.manifestVersion ?? 0, stale: this.scheduler?.isStale() ?? false,
       nowPlaying: this.scheduler?.nowPlaying() ?? null, outputs: this.outputs?.state() ?? null,
+      ...(this.syncer ? { sync: this.syncer.state() } : {}),
     };
   }
 
   async stop(): Promise<void> {
+    await this.syncer?.stop();
+    this.syncer = null;
     await this.scheduler?.stop();
     await this.outputs?.stop();
     if (this.db?.open) {

@@ -34,4 +34,12 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX plays_scheduled ON plays(scheduled_at);
   `,
+  // 2: telemetry samples waiting to be published (agent/sync/telemetry-queue.ts caps it at ~1000 rows)
+  `
+  CREATE TABLE telemetry_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    body TEXT NOT NULL              -- one DeviceTelemetry, JSON
+  );
+  `,
 ];

@@ -1,14 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Agent } from '../../agent/agent.js';
 import { openBundle } from '../../agent/bundle.js';
 import { loadProfile } from '../../agent/config/profile.js';
-import { initIdentity, loadIdentity } from '../../agent/identity.js';
+import { ensureKey, initIdentity, loadIdentity, readIdentity, writeIdentity } from '../../agent/identity.js';
 import { ManifestManager } from '../../agent/manifest/manager.js';
 import { MediaStore } from '../../agent/media/store.js';
 import { openDb, type Db } from '../../agent/store/db.js';
 import { Outbox } from '../../agent/store/outbox.js';
+import { loadControllerConfig, writeControllerConfig } from '../../agent/sync/config.js';
+import { checkSameDevice, installEnrollmentRoot, requestEnrollment } from '../../agent/sync/enroll.js';
+import { SyncSettings } from '../../agent/sync/settings.js';
+import { TelemetryQueue } from '../../agent/sync/telemetry-queue.js';
 import { createLogger } from '../../shared/log.js';
 
 /** Runs an agent until SIGTERM/SIGINT; outputs are forced off on the way out, even after a crash. */
@@ -69,6 +73,19 @@ export function registerAgent(program: Command): void {
       const root = await withStore(o.dataDir, id.deviceId, ({ manager }) => manager.installRoot(JSON.parse(readFileSync(o.root, 'utf8'))));
       console.log(JSON.stringify({ deviceId: id.deviceId, keyid: id.keyid, rootVersion: root.version }));
     });
+  a.command('enroll')
+    .description('Enroll this receiver with a controller: make its key if needed, bind it with a one-time token, install the trust root, and write device.json and controller.json (the agent then syncs)')
+    .requiredOption('--data-dir <dir>', 'state folder')
+    .requiredOption('--controller <url>', 'controller URL, e.g. https://loa.example.vn')
+    .requiredOption('--token <token>', 'one-time enrollment token from the controller')
+    .option('--profile <name>', 'hardware profile name (or a profile JSON file, whose id is sent)')
+    .addHelpText('after', `
+Prints one JSON line: {"enrolled":true,"deviceId":…,"zoneId":…,"keyid":…,"rootVersion":…,"controllerUrl":…,"mqttUrl":…}.
+Errors: LOA_ERR_ENROLL_FAILED (controller unreachable, server error, bad answer), LOA_ERR_ENROLL_TOKEN (token
+refused or malformed), or the controller's own code for other refusals.`)
+    .action(async (o: { dataDir: string; controller: string; token: string; profile?: string }) => {
+      console.log(JSON.stringify(await enroll(o)));
+    });
   a.command('import')
     .description('Load a signed manifest and its media from a folder or USB stick, fully offline')
     .requiredOption('--data-dir <dir>', 'state folder')
@@ -79,14 +96,33 @@ export function registerAgent(program: Command): void {
       console.log(JSON.stringify({ imported: true, version: env.signed.version, media: env.signed.media.length, entries: env.signed.schedule.length }));
     });
   a.command('status')
-    .description('Show the manifest in force and the newest events')
+    .description('Show the manifest in force, the sync state (when enrolled with a controller) and the newest events')
     .requiredOption('--data-dir <dir>', 'state folder')
     .option('--events <n>', 'how many recent events', '20')
     .action(async (o: { dataDir: string; events: string }) => {
       const id = loadIdentity(o.dataDir);
-      const out = await withStore(o.dataDir, id.deviceId, ({ outbox, manager }) => ({
-        deviceId: id.deviceId, manifestVersion: manager.currentVersion(), unsent: outbox.pending(100000).length, events: outbox.list().slice(-Number(o.events)),
+      const controller = loadControllerConfig(o.dataDir);
+      const out = await withStore(o.dataDir, id.deviceId, ({ db, outbox, manager }) => ({
+        deviceId: id.deviceId, manifestVersion: manager.currentVersion(), unsent: outbox.pending(100000).length,
+        sync: controller ? { ...controller, ...new SyncSettings(db).all(), telemetryQueued: new TelemetryQueue({ db }).count() } : null,
+        events: outbox.list().slice(-Number(o.events)),
       }));
       console.log(JSON.stringify(out, null, 2));
     });
+}
+
+/** `loa agent enroll`: every step that can fail on the network happens before anything is written. */
+export async function enroll(o: { dataDir: string; controller: string; token: string; profile?: string; fetch?: typeof fetch }): Promise<Record<string, unknown>> {
+  const key = ensureKey(o.dataDir);
+  const profileName = o.profile && o.profile.endsWith('.json') && existsSync(o.profile) ? loadProfile(o.profile).id : o.profile;
+  const res = await requestEnrollment({
+    controllerUrl: o.controller, token: o.token, publicKey: key.publicKey,
+    ...(profileName ? { hardwareProfile: profileName } : {}), ...(o.fetch ? { fetch: o.fetch } : {}),
+  });
+  checkSameDevice(readIdentity(o.dataDir), res.deviceId, o.dataDir);
+  const root = await withStore(o.dataDir, res.deviceId, ({ manager }) => installEnrollmentRoot(manager, res.root));
+  writeIdentity(o.dataDir, res.deviceId);
+  // Written last: its presence is what makes the agent sync.
+  const cfg = writeControllerConfig(o.dataDir, { controllerUrl: res.controllerUrl, mqttUrl: res.mqttUrl, zoneId: res.zoneId });
+  return { enrolled: true, deviceId: res.deviceId, keyid: key.keyid, rootVersion: root.version, ...cfg };
 }

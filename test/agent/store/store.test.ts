@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb } from '../../../agent/store/db.js';
+import { MIGRATIONS } from '../../../agent/store/migrations.js';
 import { Outbox } from '../../../agent/store/outbox.js';
 import { isLoaError } from '../../../shared/errors.js';
 
@@ -23,10 +24,10 @@ test('the agent database opens in WAL mode with synchronous FULL and migrates to
   const db = openDb({ path: join(dir, 'agent.db') });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(db.pragma('synchronous', { simple: true }), 2);
-  assert.equal(db.pragma('user_version', { simple: true }), 1);
+  assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
   db.close();
   const again = openDb({ path: join(dir, 'agent.db') });
-  assert.equal(again.pragma('user_version', { simple: true }), 1, 'reopening applies nothing twice');
+  assert.equal(again.pragma('user_version', { simple: true }), MIGRATIONS.length, 'reopening applies nothing twice');
   again.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -41,10 +42,9 @@ test('a database made by a newer agent is refused with LOA_ERR_STORE_NEWER', () 
 test('a failing migration leaves the schema version unchanged and says which one failed', () => {
   const dir = tmp();
   openDb({ path: join(dir, 'a.db') }).close();
-  const broken = ['CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL); CREATE TABLE x(a);', 'CREATE TABLE y(a); NOT SQL'];
-  assert.equal(codeOf(() => openDb({ path: join(dir, 'a.db'), migrations: [...broken.slice(0, 1), broken[1]!] })), 'LOA_ERR_STORE_MIGRATION');
+  assert.equal(codeOf(() => openDb({ path: join(dir, 'a.db'), migrations: [...MIGRATIONS, 'CREATE TABLE y(a); NOT SQL'] })), 'LOA_ERR_STORE_MIGRATION');
   const db = openDb({ path: join(dir, 'a.db') });
-  assert.equal(db.pragma('user_version', { simple: true }), 1);
+  assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
   db.close();
   rmSync(dir, { recursive: true, force: true });
 });

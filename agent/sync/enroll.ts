@@ -1,0 +1,91 @@
+import { canonicalize } from '../../shared/crypto.js';
+import { ERRORS, LoaError, type ErrorCode } from '../../shared/errors.js';
+import type { RootMetadata } from '../../shared/schemas/root.js';
+import { EnrollRequest, EnrollResponse } from '../../shared/schemas/telemetry.js';
+import { checker, parseJsonText } from '../../shared/validate.js';
+import type { DeviceIdentity } from '../identity.js';
+import { controllerConfigChecker } from './config.js';
+import { networkError, readCapped, responseError, type FetchFn } from './http.js';
+
+const requestChecker = checker(EnrollRequest, 'LOA_ERR_ENROLL_FAILED');
+const responseChecker = checker(EnrollResponse, 'LOA_ERR_ENROLL_FAILED');
+const KNOWN_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+export interface EnrollRequestOptions {
+  controllerUrl: string;
+  /** One-time enrollment token from the controller. Never logged. */
+  token: string;
+  /** The device's public key (identity.ensureKey). */
+  publicKey: string;
+  hardwareProfile?: string;
+  agentVersion?: string;
+  fetch?: FetchFn;
+  timeoutMs?: number;
+}
+
+/**
+ * `POST {controller}/api/v1/enroll` (DESIGN §2): binds this device's public key to a device record with a
+ * one-time token. Errors are coded: LOA_ERR_ENROLL_TOKEN for a token the controller refuses (or one that is
+ * malformed), the controller's own code for other 4xx answers it explains, and LOA_ERR_ENROLL_FAILED for an
+ * unreachable controller, a server error or an answer that is not an EnrollResponse.
+ */
+export async function requestEnrollment(o: EnrollRequestOptions): Promise<EnrollResponse> {
+  if (o.token.length < 16 || o.token.length > 200) {
+    throw new LoaError('LOA_ERR_ENROLL_TOKEN', `the enrollment token must have 16 to 200 characters; this one has ${o.token.length}`);
+  }
+  let url: URL;
+  try {
+    url = new URL('api/v1/enroll', o.controllerUrl.endsWith('/') ? o.controllerUrl : `${o.controllerUrl}/`);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
+  } catch (e) {
+    throw new LoaError('LOA_ERR_ENROLL_FAILED', `the controller URL "${o.controllerUrl.slice(0, 200)}" is not an http(s) URL`, { cause: e });
+  }
+  const body = requestChecker.parse({
+    token: o.token, publicKey: o.publicKey,
+    ...(o.hardwareProfile ? { hardwareProfile: o.hardwareProfile } : {}), ...(o.agentVersion ? { agentVersion: o.agentVersion } : {}),
+  }, 'enroll request');
+  let res: Response;
+  try {
+    res = await (o.fetch ?? fetch)(url, {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body),
+      signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
+    });
+  } catch (e) {
+    const err = networkError(url, e, 'LOA_ERR_ENROLL_FAILED');
+    throw new LoaError('LOA_ERR_ENROLL_FAILED', `the controller cannot be reached: ${url.origin}: ${String(err.details?.reason)}`, { cause: e, details: err.details });
+  }
+  if (res.status >= 400 && res.status < 500) throw await responseError(res, url, 'LOA_ERR_ENROLL_FAILED', KNOWN_CODES);
+  if (res.status !== 200 && res.status !== 201) throw await responseError(res, url, 'LOA_ERR_ENROLL_FAILED');
+  const text = await readCapped(res, 1024 * 1024, 'enroll response', 'LOA_ERR_ENROLL_FAILED');
+  let parsed: EnrollResponse;
+  try {
+    parsed = responseChecker.parse(parseJsonText(text, 1024 * 1024, 'enroll response', 'LOA_ERR_ENROLL_FAILED'), 'enroll response');
+    controllerConfigChecker.parse({ controllerUrl: parsed.controllerUrl, mqttUrl: parsed.mqttUrl, zoneId: parsed.zoneId }, 'enroll response');
+  } catch (e) {
+    throw new LoaError('LOA_ERR_ENROLL_FAILED', `the controller's answer is not a valid enroll response: ${(e as Error).message}`, { cause: e });
+  }
+  return parsed;
+}
+
+/** A device already enrolled under another id is not silently renamed. */
+export function checkSameDevice(existing: DeviceIdentity | null, enrolledAs: string, dataDir: string): void {
+  if (existing && existing.deviceId !== enrolledAs) {
+    throw new LoaError('LOA_ERR_ENROLL_FAILED', `${dataDir}/device.json says this device is ${existing.deviceId}, but the controller enrolled it as ${enrolledAs}; move the data folder aside to provision it again`, { details: { existing: existing.deviceId, enrolledAs } });
+  }
+}
+
+/**
+ * Installs the root from an enroll response: the first root on trust, a newer one only if it chains
+ * (installRoot checks that). A root the device already has is kept; a different root with the same version is
+ * refused.
+ */
+export function installEnrollmentRoot(manager: { root(): RootMetadata | null; installRoot(input: unknown): RootMetadata }, root: EnrollResponse['root']): RootMetadata {
+  const current = manager.root();
+  if (current && current.version >= root.signed.version) {
+    if (current.version === root.signed.version && canonicalize(current) !== canonicalize(root.signed)) {
+      throw new LoaError('LOA_ERR_ROOT_INVALID', `a different trust root v${current.version} is already installed on this device`);
+    }
+    return current;
+  }
+  return manager.installRoot(root);
+}
