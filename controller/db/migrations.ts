@@ -200,4 +200,13 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
     expires_at INTEGER NOT NULL
   );
   `,
+  // 2: proof-of-play folding (telemetry ingest): out-of-order play events fold by the device's event seq
+  `
+  ALTER TABLE plays ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;   -- seq of the event that set status/ended_at
+  ALTER TABLE plays ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE plays ADD COLUMN played_ms INTEGER NOT NULL DEFAULT 0;  -- summed over attempts
+  ALTER TABLE plays ADD COLUMN reason TEXT;                           -- skip reason
+  ALTER TABLE plays ADD COLUMN updated_at INTEGER;                    -- controller receive time of the last change
+  CREATE INDEX plays_device_scheduled ON plays(device_id, scheduled_at);
+  `,
 ];
