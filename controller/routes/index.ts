@@ -3,6 +3,7 @@ import type { AppContext } from '../http/context.js';
 import { registerDevices } from './devices.js';
 import { registerPrograms } from './programs.js';
 import { registerReports } from './reports.js';
+import { registerSchedules } from './schedules.js';
 import { registerMedia } from './media.js';
 import { registerSystem } from './system.js';
 import { registerUsers } from './users.js';
@@ -15,5 +16,6 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerDevices(app, ctx);
   registerMedia(app, ctx);
   registerPrograms(app, ctx);
+  registerSchedules(app, ctx);
   registerReports(app, ctx);
 }
