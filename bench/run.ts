@@ -12,12 +12,14 @@ import { measureColdStart, measureIdleRss, type ColdStartResult, type RssResult 
 import { measureJitter, type JitterResult } from './measure-jitter.js';
 import { measureOutbox, type OutboxResult } from './measure-outbox.js';
 import { measureTimeline, type TimelineResult } from './measure-timeline.js';
+import { measureController, type ControllerBenchResult } from './measure-controller.js';
+import { measureIngest, type IngestBenchResult } from './measure-ingest.js';
 import { Resources } from './proc.js';
 import { fmtMb, fmtMs, fmtRate, fmtRatio, ratio, renderTable, round } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MB = 1024 * 1024;
-const TARGETS = { idleRssBytes: 60 * MB, coldStartMs: 1500, jitterP99Ms: 50 } as const;
+const TARGETS = { idleRssBytes: 60 * MB, coldStartMs: 1500, jitterP99Ms: 50, ingestPerSecond: 20_000, compile10kMs: 5000, listP99Ms: 100 } as const;
 
 type Row = [measure: string, figure: string, baseline: string, ratio: string, target: string, ok: string];
 
@@ -83,6 +85,22 @@ function outboxRows(r: Outcome<OutboxResult>): Row[] {
   return [[`outbox.add, 1 tx each, FULL vs NORMAL (n=${v.full.inserts})`, fmtRate(v.full.perSecond), `NORMAL ${fmtRate(v.normal.perSecond)}`, fmtRatio(v.ratio), '—', '—']];
 }
 
+function ingestRows(r: Outcome<IngestBenchResult>): Row[] {
+  if (!r.value) return [['telemetry ingest via broker → SQLite', 'error', '—', '—', '≥ 20,000 msg/s', 'error']];
+  const v = r.value;
+  return [[`telemetry ingest: ${v.devices} MQTT clients → embedded broker → SQLite (${v.e2e.rows.toLocaleString('en-US')} msgs)`, fmtRate(v.e2e.perSecond), `raw batched insert ${fmtRate(v.baseline.perSecond)}`, fmtRatio(v.ratio), '≥ 20,000 msg/s', okMark(v.e2e.perSecond >= TARGETS.ingestPerSecond)]];
+}
+
+function controllerRows(r: Outcome<ControllerBenchResult>): Row[] {
+  if (!r.value) return [['controller (compile, device list)', 'error', '—', '—', '—', 'error']];
+  const v = r.value;
+  return [
+    [`manifest compile + sign, ${v.devices.toLocaleString('en-US')} devices, ${v.compile.schedules} schedules`, fmtMs(v.compile.ms), `raw Ed25519 signing ${fmtMs(v.compile.baselineSignMs)}`, fmtRatio(ratio(v.compile.ms, v.compile.baselineSignMs)), '≤ 5 s', okMark(v.compile.ms <= TARGETS.compile10kMs)],
+    [`device-list API p99, page of 100 of ${v.devices.toLocaleString('en-US')}`, fmtMs(v.list.pageP99Ms), `GET /healthz p99 ${fmtMs(v.list.healthzP99Ms)}`, fmtRatio(ratio(v.list.pageP99Ms, v.list.healthzP99Ms)), '≤ 100 ms', okMark(v.list.pageP99Ms <= TARGETS.listP99Ms)],
+    [`device-list API p99, all ${v.devices.toLocaleString('en-US')} in one response`, fmtMs(v.list.fullP99Ms), `GET /healthz p99 ${fmtMs(v.list.healthzP99Ms)}`, fmtRatio(ratio(v.list.fullP99Ms, v.list.healthzP99Ms)), '—', '—'],
+  ];
+}
+
 function machine(): Record<string, unknown> {
   const cpus = os.cpus();
   return {
@@ -104,20 +122,22 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   const t0 = performance.now();
-  progress(`[bench] loaphuong agent benchmark, node ${process.version}, ${os.cpus().length} CPU(s)\n`);
+  progress(`[bench] loaphuong benchmark (agent and controller), node ${process.version}, ${os.cpus().length} CPU(s)\n`);
 
-  const fixture = await step('0/5 receiver fixture: keys, loa agent init + import', 'CLI', () => makeAgentFixture(ROOT, res.tempDir('agent')), (f) => f.dataDir);
+  const fixture = await step('0/7 receiver fixture: keys, loa agent init + import', 'CLI', () => makeAgentFixture(ROOT, res.tempDir('agent')), (f) => f.dataDir);
   const noFixture = (): never => {
     throw new Error(`no agent fixture: ${fixture.error ?? 'unknown'}`);
   };
-  const rss = await step('1/5 agent idle RSS', '~10 s', () => (fixture.value ? measureIdleRss(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMb(v.agentRss)} vs ${fmtMb(v.baselineRss)}`);
-  const cold = await step('2/5 cold start to ready', '5+5 runs', () => (fixture.value ? measureColdStart(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMs(v.agentMedianMs)} vs ${fmtMs(v.baselineMedianMs)}`);
-  const jitter = await step('3/5 start-time jitter', '~45 s of real time', () => measureJitter(res), (v) => `p50 ${fmtMs(v.p50)} p99 ${fmtMs(v.p99)} max ${fmtMs(v.max)} n=${v.n}`);
-  const timeline = await step('4/5 timeline 1,000 entries × 30 days', '5 runs', () => measureTimeline(), (v) => `${fmtMs(v.medianMs)} for ${v.occurrences} occurrences`);
-  const outbox = await step('5/5 outbox insert rate FULL vs NORMAL', '2×2,000 inserts', () => measureOutbox(res), (v) => `${fmtRate(v.full.perSecond)} vs ${fmtRate(v.normal.perSecond)}`);
+  const rss = await step('1/7 agent idle RSS', '~10 s', () => (fixture.value ? measureIdleRss(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMb(v.agentRss)} vs ${fmtMb(v.baselineRss)}`);
+  const cold = await step('2/7 cold start to ready', '5+5 runs', () => (fixture.value ? measureColdStart(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMs(v.agentMedianMs)} vs ${fmtMs(v.baselineMedianMs)}`);
+  const jitter = await step('3/7 start-time jitter', '~45 s of real time', () => measureJitter(res), (v) => `p50 ${fmtMs(v.p50)} p99 ${fmtMs(v.p99)} max ${fmtMs(v.max)} n=${v.n}`);
+  const timeline = await step('4/7 timeline 1,000 entries × 30 days', '5 runs', () => measureTimeline(), (v) => `${fmtMs(v.medianMs)} for ${v.occurrences} occurrences`);
+  const outbox = await step('5/7 outbox insert rate FULL vs NORMAL', '2×2,000 inserts', () => measureOutbox(res), (v) => `${fmtRate(v.full.perSecond)} vs ${fmtRate(v.normal.perSecond)}`);
+  const ingest = await step('6/7 telemetry ingest through the embedded broker', '~30 s', () => measureIngest(res), (v) => `${fmtRate(v.e2e.perSecond)} vs ${fmtRate(v.baseline.perSecond)}`);
+  const ctl = await step('7/7 controller: compile 10,000 manifests, device-list latency', '~40 s', () => measureController(res), (v) => `compile ${fmtMs(v.compile.ms)}, list p99 ${fmtMs(v.list.pageP99Ms)}`);
   res.cleanupSync();
 
-  const rows: Row[] = [...rssRows(rss), ...coldRows(cold), ...jitterRows(jitter), ...timelineRows(timeline), ...outboxRows(outbox)];
+  const rows: Row[] = [...rssRows(rss), ...coldRows(cold), ...jitterRows(jitter), ...timelineRows(timeline), ...outboxRows(outbox), ...ingestRows(ingest), ...controllerRows(ctl)];
   const table = renderTable(['measure', 'figure', 'baseline (same run)', 'ratio', 'target', 'ok?'], rows);
   console.log(table);
 
@@ -132,6 +152,8 @@ async function main(): Promise<number> {
       jitter: { ...jitter, pass: jitter.value ? jitter.value.n === jitter.value.expected && jitter.value.p99 <= TARGETS.jitterP99Ms : null },
       timeline,
       outbox,
+      ingest: { ...ingest, pass: ingest.value ? ingest.value.e2e.perSecond >= TARGETS.ingestPerSecond : null },
+      controller: { ...ctl, pass: ctl.value ? ctl.value.compile.ms <= TARGETS.compile10kMs && ctl.value.list.pageP99Ms <= TARGETS.listP99Ms : null },
     },
     table: rows,
   };
@@ -140,7 +162,7 @@ async function main(): Promise<number> {
   const file = join(dir, `agent-${startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   progress(`[bench] ${totalSeconds.toFixed(1)} s in all; raw figures in ${file}\n`);
-  const failed = [fixture, rss, cold, jitter, timeline, outbox].some((o) => o.error !== undefined);
+  const failed = [fixture, rss, cold, jitter, timeline, outbox, ingest, ctl].some((o) => o.error !== undefined);
   return failed ? 1 : 0;
 }
 

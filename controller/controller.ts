@@ -13,7 +13,7 @@ import { keysDirOf, publicHttpUrl, type ControllerConfig } from './config.js';
 import { DataLayer } from './data/index.js';
 import { CONTROLLER_MIGRATIONS } from './db/migrations.js';
 import { buildApp, type RouteInfo } from './http/app.js';
-import type { AppContext, MediaIngest } from './http/context.js';
+import type { AppContext } from './http/context.js';
 import type { FastifyInstance } from './http/fastify.js';
 import { loadControllerKeys } from './keys.js';
 import { ManifestCompiler } from './manifests/compiler.js';
@@ -131,7 +131,7 @@ export class Controller {
     this.compiler.start();
 
     const ctx: AppContext = {
-      config: c, data, clock: this.clock, log: this.log.child({ m: 'http' }), compiler: this.compiler, media: media as MediaIngest, metrics, telemetry,
+      config: c, data, clock: this.clock, log: this.log.child({ m: 'http' }), compiler: this.compiler, media: media, metrics, telemetry,
       root: keys.root, urls: { http: () => this.httpUrl, mqtt: () => this.mqttUrl },
       disconnectDevice: (id) => { this.broker?.disconnect(id); },
     };

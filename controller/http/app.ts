@@ -1,4 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
@@ -9,6 +11,9 @@ import { installErrorHandling } from './errors.js';
 import { authModeOf, registerAuth } from './auth.js';
 import { ErrorBody } from './schemas.js';
 import { registerRoutes } from '../routes/index.js';
+
+// ajv-formats is CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 export interface RouteInfo {
   method: string;
@@ -28,8 +33,13 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     logger: false,
     trustProxy: ctx.config.http.trustProxy,
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
+  // Bodies are checked strictly (no type coercion: a number is not a name); query strings and path parameters
+  // arrive as text, so there numbers and booleans are coerced.
+  const strict = new Ajv({ allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: true, strict: false });
+  const coercing = new Ajv({ allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true, strict: false });
+  for (const a of [strict, coercing]) addFormats(a);
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   const routes: RouteInfo[] = [];
   app.addHook('onRoute', (r) => {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
@@ -39,7 +49,7 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
   app.addSchema(ErrorBody);
   await app.register(fastifyCookie);
   await app.register(fastifyRateLimit, { global: false });
-  await app.register(fastifyMultipart, { limits: { fileSize: ctx.config.media.maxUploadBytes + 1, files: 1, fields: 10, fieldSize: 4096, parts: 12 } });
+  await app.register(fastifyMultipart, { preservePath: true, limits: { fileSize: ctx.config.media.maxUploadBytes + 1, files: 1, fields: 10, fieldSize: 4096, parts: 12 } });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'loaphuong controller API', version: '1', description: 'Zones, users, devices, media, programs, schedules, manifests and telemetry of the grassroots information system (thông tin cơ sở). Errors are `{error: {code, message, vi}}`.' },

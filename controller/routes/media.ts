@@ -11,6 +11,18 @@ import { Limit, Params, SAFE_TEXT_PATTERN } from '../http/schemas.js';
 const SAFE = new RegExp(SAFE_TEXT_PATTERN, 'u');
 import { audit, authz, visible } from './helpers.js';
 
+function drain(stream: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }, timeoutMs: number): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => { clearTimeout(timer); resolve(); };
+    const timer = setTimeout(done, timeoutMs);
+    stream.once('end', done);
+    stream.once('close', done);
+    stream.once('error', done);
+    stream.resume();
+  });
+}
+
 /** The media library: streamed upload with transcoding and loudness normalisation, listing, and Range download. */
 export function registerMedia(app: FastifyInstance, ctx: AppContext): void {
   app.post('/api/v1/media', {
@@ -45,8 +57,11 @@ export function registerMedia(app: FastifyInstance, ctx: AppContext): void {
         return m;
       });
       return await reply.code(201).send({ media, inputLoudnessLufs: r.inputLoudnessLufs, deduplicated: r.deduplicated });
-    } finally {
-      part.file.resume();
+    } catch (e) {
+      // Read the rest of the upload (bounded by the multipart limit) before answering, so the client sees the
+      // coded error instead of a connection reset mid-upload.
+      await drain(req.raw, 30_000);
+      throw e;
     }
   });
 

@@ -83,7 +83,7 @@ export function registerZones(app: FastifyInstance, ctx: AppContext): void {
     if (typeof req.body !== 'string') throw new LoaError('LOA_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the CSV as text/csv');
     let records: Record<string, string>[];
     try {
-      records = parseCsv(req.body, { columns: true, skip_empty_lines: true, trim: true, bom: true, to: MAX_CSV_ROWS + 1 }) as Record<string, string>[];
+      records = parseCsv<Record<string, string>>(req.body, { columns: true, skip_empty_lines: true, trim: true, bom: true, to: MAX_CSV_ROWS + 1 });
     } catch (e) {
       throw new LoaError('LOA_ERR_CSV_INVALID', `the CSV cannot be read: ${(e as Error).message}`, { cause: e });
     }

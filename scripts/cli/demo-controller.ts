@@ -40,6 +40,15 @@ const ANNOUNCEMENTS = [
   { file: 'phong-chong-bao.wav', title: 'Nhắc nhở phòng chống bão', text: 'Bà con chú ý gia cố nhà cửa, chủ động phòng chống bão lũ.' },
 ];
 
+function run(cmd: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
 /** Local wall time in Asia/Ho_Chi_Minh (UTC+7, no DST), `YYYY-MM-DDTHH:mm:ss`. */
 const localStamp = (ms: number): string => new Date(ms + 7 * 3_600_000).toISOString().slice(0, 19);
 
@@ -103,8 +112,8 @@ export async function runControllerDemo(dirArg: string, httpPort: number, mqttPo
     const now = Date.now();
     const schedules = [
       { zoneId: 'T01', programId: morning.program.id, title: 'Bản tin sáng và chiều', dtstart: `${localStamp(now).slice(0, 10)}T06:00:00`, rrule: 'FREQ=DAILY;BYHOUR=6,17;BYMINUTE=0', validUntil: new Date(now + 90 * 86_400_000).toISOString(), priority: 'normal', volume: 80, targets: { zones: ['T01'], devices: [] } },
-      // So that the demo plays something within minutes: every 5 minutes for the next 12 hours (night hours confirmed).
-      { zoneId: 'X001', programId: notice.program.id, title: 'Thông báo (demo, 5 phút một lần)', dtstart: localStamp(Math.ceil((now + 60_000) / 60_000) * 60_000), rrule: 'FREQ=MINUTELY;INTERVAL=5;COUNT=144', priority: 'priority', volume: 90, targets: { zones: ['X001'], devices: [] }, confirmNightHours: true },
+      // So that the demo plays something within a minute or two: then every 30 minutes for 12 hours (night hours confirmed).
+      { zoneId: 'X001', programId: notice.program.id, title: 'Thông báo (demo, 30 phút một lần)', dtstart: localStamp(Math.ceil((now + 90_000) / 60_000) * 60_000), rrule: 'FREQ=MINUTELY;INTERVAL=30;COUNT=24', priority: 'priority', volume: 90, targets: { zones: ['X001'], devices: [] }, confirmNightHours: true },
     ];
     for (const s of schedules) {
       const r = await api.post<{ schedule: { id: string } }>('/api/v1/schedules', s);
@@ -116,8 +125,9 @@ export async function runControllerDemo(dirArg: string, httpPort: number, mqttPo
       const t = await api.post<{ token: string }>(`/api/v1/devices/${d.id}/enrollment-token`);
       const data = join(agentsDir, d.id);
       mkdirSync(data, { recursive: true });
-      const r = spawnSync(process.execPath, [LOA, 'agent', 'enroll', '--data-dir', data, '--controller', controller.httpUrl, '--token', t.token, '--profile', 'sim-file-sink'], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`enrollment of ${d.id} failed: ${r.stderr}`);
+      // Not spawnSync: the controller answering the enrollment runs in this very process.
+      const r = await run(process.execPath, [LOA, 'agent', 'enroll', '--data-dir', data, '--controller', controller.httpUrl, '--token', t.token, '--profile', 'sim-file-sink']);
+      if (r.code !== 0) throw new Error(`enrollment of ${d.id} failed: ${r.stderr}`);
       say(`enrolled ${d.id} (${d.name})`);
     }
   }

@@ -24,9 +24,9 @@ function start(args: string[], env: Record<string, string> = {}): Promise<{ chil
   const child = spawn(process.execPath, [LOA, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOA_LOG_LEVEL: 'warn', ...env } });
   killOnExit(child);
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
+    const rl = createInterface({ input: child.stdout });
     rl.once('line', (line) => resolve({ child, ready: JSON.parse(line) as Record<string, unknown> }));
     child.once('exit', (code) => reject(new Error(`loa ${args[0]} exited with ${String(code)}: ${stderr}`)));
   });
