@@ -1,3 +1,4 @@
+import { redactUrl } from '../../shared/redact-url.js';
 import type { Readable, Writable } from 'node:stream';
 import type { Clock } from '../../shared/clock.js';
 import { LoaError } from '../../shared/errors.js';
@@ -263,14 +264,6 @@ function parseUrl(s: string): URL | null {
   }
 }
 
-/** The URL without credentials (Icecast URLs sometimes carry user:password), for logs and errors. */
-export function redactUrl(url: URL): string {
-  if (!url.username && !url.password) return url.href;
-  const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
-  return copy.href;
-}
 
 function errorText(err: unknown): string {
   if (err instanceof Error) {

@@ -1,3 +1,4 @@
+import { redactUrl } from '../../shared/redact-url.js';
 import { EventEmitter } from 'node:events';
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../../shared/clock.js';
@@ -237,14 +238,3 @@ function endClient(client: MqttClient, graceful: boolean): Promise<void> {
   });
 }
 
-/** The URL without any credentials, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}

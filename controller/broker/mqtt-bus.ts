@@ -1,3 +1,4 @@
+import { redactUrl } from '../../shared/redact-url.js';
 import { hostname } from 'node:os';
 import mqtt, { type MqttClient } from 'mqtt';
 import { LoaError } from '../../shared/errors.js';
@@ -173,14 +174,3 @@ export class MqttBus implements Bus {
   }
 }
 
-/** The URL without credentials, for logs. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
-  }
-}

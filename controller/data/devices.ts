@@ -1,6 +1,6 @@
 import type { Db } from '../../agent/store/db.js';
 import { LoaError } from '../../shared/errors.js';
-import { likePrefix } from './ids.js';
+import { escapeLike, inSubtrees, likePrefix } from './ids.js';
 
 export interface Device {
   id: string;
@@ -89,12 +89,13 @@ export class DevicesRepo {
     const args: unknown[] = [];
     if (q.within) {
       if (q.within.length === 0) return [];
-      where.push(`(${q.within.map(() => "z.path LIKE ? ESCAPE '\\'").join(' OR ')})`);
-      args.push(...q.within.map(likePrefix));
+      const sub = inSubtrees('z.path', q.within);
+      where.push(sub.sql);
+      args.push(...sub.args);
     }
     if (q.zonePath) { where.push("z.path LIKE ? ESCAPE '\\'"); args.push(likePrefix(q.zonePath)); }
     if (q.online !== undefined) { where.push('coalesce(s.online, 0) = ?'); args.push(q.online ? 1 : 0); }
-    if (q.q) { where.push("(d.id LIKE ? ESCAPE '\\' OR d.name LIKE ? ESCAPE '\\')"); const p = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`; args.push(p, p); }
+    if (q.q) { where.push("(d.id LIKE ? ESCAPE '\\' OR d.name LIKE ? ESCAPE '\\')"); const p = `%${escapeLike(q.q)}%`; args.push(p, p); }
     if (q.after) { where.push('d.id > ?'); args.push(q.after); }
     if (q.id) { where.push('d.id = ?'); args.push(q.id); }
     const sql = `SELECT d.*, z.path, s.online, s.last_seen, s.applied_version, s.stale, m.version AS manifest_version

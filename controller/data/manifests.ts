@@ -1,4 +1,5 @@
 import type { Db } from '../../agent/store/db.js';
+import { likePrefix } from './ids.js';
 import type { ApprovalState } from './workflow.js';
 
 export interface StoredManifest {
@@ -85,7 +86,7 @@ export class ManifestsRepo {
     const pathOf = this.db.prepare<[string], { path: string }>('SELECT path FROM zones WHERE id = ?');
     for (const z of zones) {
       const p = pathOf.get(z)?.path;
-      if (p) for (const r of stmt.all(`${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)) out.add(r.id);
+      if (p) for (const r of stmt.all(likePrefix(p))) out.add(r.id);
     }
     return [...out];
   }

@@ -1,6 +1,6 @@
 import type { Db } from '../../agent/store/db.js';
 import { LoaError } from '../../shared/errors.js';
-import { likePrefix } from './ids.js';
+import { inSubtrees } from './ids.js';
 
 export interface MediaRecord {
   id: string;
@@ -45,9 +45,9 @@ export class MediaRepo {
 
   list(within: readonly string[] | undefined, limit: number): MediaRecord[] {
     if (within && within.length === 0) return [];
-    const where = within ? `WHERE ${within.map(() => "z.path LIKE ? ESCAPE '\\'").join(' OR ')}` : '';
-    return this.db.prepare<unknown[], Row>(`SELECT m.* FROM media m JOIN zones z ON z.id = m.zone_id ${where} ORDER BY m.created_at DESC LIMIT ?`)
-      .all(...(within ?? []).map(likePrefix), limit).map(toMedia);
+    const sub = within ? inSubtrees('z.path', within) : null;
+    return this.db.prepare<unknown[], Row>(`SELECT m.* FROM media m JOIN zones z ON z.id = m.zone_id ${sub ? `WHERE ${sub.sql}` : ''} ORDER BY m.created_at DESC LIMIT ?`)
+      .all(...(sub?.args ?? []), limit).map(toMedia);
   }
 
   create(m: Omit<MediaRecord, 'createdAt'>, now: number): MediaRecord {

@@ -1,6 +1,6 @@
 import type { Db } from '../../agent/store/db.js';
 import { LoaError } from '../../shared/errors.js';
-import { likePrefix } from './ids.js';
+import { inSubtrees } from './ids.js';
 import type { ApprovalState } from './workflow.js';
 
 export type ProgramItemInput =
@@ -42,9 +42,10 @@ export class ProgramsRepo {
 
   list(within: readonly string[] | undefined, status: ApprovalState | undefined, limit: number): ProgramRecord[] {
     if (within && within.length === 0) return [];
-    const where = [...(within ? [`(${within.map(() => "z.path LIKE ? ESCAPE '\\'").join(' OR ')})`] : []), ...(status ? ['p.status = ?'] : [])];
+    const sub = within ? inSubtrees('z.path', within) : null;
+    const where = [...(sub ? [sub.sql] : []), ...(status ? ['p.status = ?'] : [])];
     return this.db.prepare<unknown[], Row>(`SELECT p.* FROM programs p JOIN zones z ON z.id = p.zone_id ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY p.updated_at DESC LIMIT ?`)
-      .all(...(within ?? []).map(likePrefix), ...(status ? [status] : []), limit).map(toProgram);
+      .all(...(sub?.args ?? []), ...(status ? [status] : []), limit).map(toProgram);
   }
 
   create(p: { id: string; zoneId: string; title: string; items: ProgramItemInput[]; createdBy: string }, now: number): ProgramRecord {

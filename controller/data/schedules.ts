@@ -1,7 +1,7 @@
 import type { Db } from '../../agent/store/db.js';
 import { LoaError } from '../../shared/errors.js';
 import type { PriorityLevel } from '../../shared/schemas/manifest.js';
-import { likePrefix } from './ids.js';
+import { inSubtrees } from './ids.js';
 import type { ApprovalState } from './workflow.js';
 
 export interface ScheduleTargets {
@@ -71,9 +71,10 @@ export class SchedulesRepo {
 
   list(within: readonly string[] | undefined, status: ApprovalState | undefined, limit: number): ScheduleRecord[] {
     if (within && within.length === 0) return [];
-    const where = [...(within ? [`(${within.map(() => "z.path LIKE ? ESCAPE '\\'").join(' OR ')})`] : []), ...(status ? ['s.status = ?'] : [])];
+    const sub = within ? inSubtrees('z.path', within) : null;
+    const where = [...(sub ? [sub.sql] : []), ...(status ? ['s.status = ?'] : [])];
     return this.db.prepare<unknown[], Row>(`SELECT s.* FROM schedules s JOIN zones z ON z.id = s.zone_id ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.updated_at DESC LIMIT ?`)
-      .all(...(within ?? []).map(likePrefix), ...(status ? [status] : []), limit).map((r) => this.toRecord(r));
+      .all(...(sub?.args ?? []), ...(status ? [status] : []), limit).map((r) => this.toRecord(r));
   }
 
   private writeTargets(id: string, t: ScheduleTargets): void {

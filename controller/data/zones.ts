@@ -1,6 +1,6 @@
 import type { Db } from '../../agent/store/db.js';
 import { LoaError } from '../../shared/errors.js';
-import { likePrefix } from './ids.js';
+import { inSubtrees } from './ids.js';
 
 export const ZONE_LEVELS = ['province', 'district', 'commune', 'cluster'] as const;
 export type ZoneLevel = (typeof ZONE_LEVELS)[number];
@@ -45,8 +45,8 @@ export class ZonesRepo {
   /** Zones inside any of the given subtrees (paths), ordered by path; all zones when `within` is undefined. */
   list(within?: readonly string[]): Zone[] {
     if (within && within.length === 0) return [];
-    const where = within ? `WHERE ${within.map(() => "path LIKE ? ESCAPE '\\'").join(' OR ')}` : '';
-    return this.db.prepare<unknown[], Row>(`SELECT * FROM zones ${where} ORDER BY path`).all(...(within ?? []).map(likePrefix)).map(toZone);
+    const sub = within ? inSubtrees('path', within) : null;
+    return this.db.prepare<unknown[], Row>(`SELECT * FROM zones ${sub ? `WHERE ${sub.sql}` : ''} ORDER BY path`).all(...(sub?.args ?? [])).map(toZone);
   }
 
   /** Ids of the zone and its ancestors, root first. */

@@ -52,7 +52,3 @@ export function userOf(req: FastifyRequest): User {
   if (!req.user) throw new Error('route needs a user but auth mode let none through');
   return req.user;
 }
-
-export function clientIp(req: FastifyRequest): string {
-  return req.ip;
-}
