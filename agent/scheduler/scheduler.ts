@@ -72,6 +72,8 @@ export class Scheduler {
   private lastCheckpointMono = 0;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
+  /** How many times the loop has looked at the clock (for tests and metrics: an idle agent should rarely wake). */
+  ticks = 0;
 
   constructor(options: SchedulerOptions) {
     this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, ...options };
@@ -224,6 +226,7 @@ export class Scheduler {
 
   /** One look at the clock. Returns when to look again (wall ms). */
   private async tick(): Promise<number> {
+    this.ticks++;
     const clock = this.o.clock;
     let now = clock.now();
     this.detectClockStep(now, clock.monotonic());
@@ -236,8 +239,7 @@ export class Scheduler {
       if (occ.start > now || this.isFinal(occ.key) || this.current?.occ.key === occ.key) continue;
       const st = this.states.get(occ.key);
       const started = st?.state === 'paused';
-      let deadline = started ? occ.start + occ.durationMs + occ.maxDelayMs : occ.start + occ.maxDelayMs;
-      if (this.jumpedOver.has(occ.key)) deadline = Infinity;
+      const deadline = this.deadline(occ);
       if (expiredBeyondGrace && occ.rank < PRIORITY_RANK.emergency) {
         this.skip(occ, 'manifest_expired', now, st?.attempts);
       } else if (now > deadline) {
@@ -316,6 +318,16 @@ export class Scheduler {
     }
   }
 
+  /**
+   * The last moment a due occurrence may still (re)start. One that never started may be late by
+   * maxDelayMs; one that was preempted may resume until its own end plus maxDelayMs; one a clock
+   * step jumped over waits for its turn however long that takes.
+   */
+  private deadline(occ: Occurrence): number {
+    if (this.jumpedOver.has(occ.key)) return Infinity;
+    return this.states.get(occ.key)?.state === 'paused' ? occ.start + occ.durationMs + occ.maxDelayMs : occ.start + occ.maxDelayMs;
+  }
+
   private nextWake(now: number, candidates: Occurrence[]): number {
     let next = now + this.o.maxSleepMs;
     for (const occ of this.window) {
@@ -327,7 +339,12 @@ export class Scheduler {
         if (occ.start > next) break;
       }
     }
-    for (const c of candidates) next = Math.min(next, Math.max(now + 1, c.start + c.maxDelayMs + 1));
+    // A waiting occurrence needs a look only when its deadline passes (to record the skip);
+    // otherwise the end of the current play wakes the loop.
+    for (const c of candidates) {
+      const d = this.deadline(c);
+      if (Number.isFinite(d)) next = Math.min(next, Math.max(now + 1, d + 1));
+    }
     if (this.current) next = Math.min(next, now + Math.max(1, this.lastCheckpointMono + this.o.checkpointMs - this.o.clock.monotonic()));
     return next;
   }

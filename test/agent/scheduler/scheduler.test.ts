@@ -175,3 +175,23 @@ test('a failing media item is reported and the rest of the program still plays',
   assert.equal(events(h, 'audio.fault').length, 1);
   await h.close();
 });
+
+test('while a preempted item waits to resume, the loop sleeps instead of spinning', async () => {
+  // A has no grace for a late start (maxDelayMs 0) but may resume until its own end; B interrupts it for 20 s.
+  const h = schedulerHarness({
+    start: vn('2026-11-23T05:59'),
+    manifest: manifest([{ maxDelayMs: 0 }, { programId: 'pb', dtstart: '2026-11-23T06:00:10', priority: 'priority' }]),
+    scheduler: { maxSleepMs: 1000, checkpointMs: 5000 },
+  });
+  h.scheduler.start();
+  await h.clock.advanceTo(vn('2026-11-23T06:00:11'));
+  const before = h.scheduler.ticks;
+  await h.clock.advanceTo(vn('2026-11-23T06:00:29'));
+  const during = h.scheduler.ticks - before;
+  // 18 s of B with a 1 s maximum sleep: about 18 looks; a spinning loop makes thousands.
+  assert.ok(during <= 40, `${during} ticks in 18 s`);
+  await h.clock.advanceTo(vn('2026-11-23T06:02'));
+  const plays = (h.sink as RecordingSink).plays.map((p) => [p.ref[0], p.offsetMs, p.status]);
+  assert.deepEqual(plays, [['a', 0, 'aborted'], ['b', 0, 'completed'], ['a', 10_000, 'completed']]);
+  await h.close();
+});
