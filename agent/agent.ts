@@ -19,7 +19,7 @@ import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
 import { openDb, type Db } from './store/db.js';
 import { Outbox } from './store/outbox.js';
 import { loadControllerConfig, type ControllerConfig } from './sync/config.js';
-import { Sync, type SyncOptions } from './sync/sync.js';
+import type { Sync, SyncOptions } from './sync/sync.js';
 
 /** Sync settings an agent may be given (tests); the rest comes from the agent itself. */
 export type AgentSyncOptions = Partial<Omit<SyncOptions, 'dataDir' | 'deviceId' | 'config' | 'db' | 'outbox' | 'media' | 'manager' | 'install' | 'stats'>> & {
@@ -111,12 +111,12 @@ export class Agent {
     const current = this.manager.current();
     this.scheduler.setManifest(current?.signed ?? null);
     this.scheduler.start();
-    this.startSync(media);
+    await this.startSync(media);
     this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0, sync: this.syncer !== null }, 'agent ready');
   }
 
   /** Sync with the controller, after the scheduler: it runs in the background and playback never waits for it. */
-  private startSync(media: MediaStore): void {
+  private async startSync(media: MediaStore): Promise<void> {
     const { dataDir, sync: so } = this.o;
     if (so === false || !this.db || !this.outbox || !this.manager) return;
     let config: ControllerConfig | null;
@@ -132,6 +132,9 @@ export class Agent {
       return;
     }
     const manager = this.manager;
+    // Loaded only when there is a controller to talk to: an agent that runs from bundles alone never pays
+    // for the MQTT client in memory.
+    const { Sync } = await import('./sync/sync.js');
     this.syncer = new Sync({
       clock: this.clock, log: this.log.child({ m: 'sync' }), token,
       ...(this.o.agentVersion ? { agentVersion: this.o.agentVersion } : {}),

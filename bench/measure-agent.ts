@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../agent/node-flags.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentFixture } from './fixture.js';
 import { readRss, spawnUntil, stopChild, type Resources, type Started } from './proc.js';
@@ -13,7 +14,7 @@ const isAgentReady = (line: string): boolean => {
 };
 
 function startAgent(res: Resources, root: string, fx: AgentFixture): Promise<Started> {
-  return spawnUntil(res, process.execPath, [join(root, 'bin', 'loa.js'), 'agent', 'run', '--data-dir', fx.dataDir, '--profile', fx.profilePath], {
+  return spawnUntil(res, process.execPath, [...AGENT_NODE_FLAGS, join(root, 'bin', 'loa.js'), 'agent', 'run', '--data-dir', fx.dataDir, '--profile', fx.profilePath], {
     cwd: root, isReady: isAgentReady, timeoutMs: 20_000,
   });
 }

@@ -10,8 +10,26 @@ function fmt(zone: string): Intl.DateTimeFormat {
   return f;
 }
 
+/**
+ * Zones whose offset has not changed since 1976, answered without Intl. Vietnam has kept UTC+7 with no
+ * daylight saving since 13 June 1975. Skipping Intl here matters on the device: the first Intl time-zone
+ * lookup maps several MB of ICU data into the agent's memory, and this is the scheduler's hot path.
+ */
+const FIXED_SINCE_1976: Readonly<Record<string, number>> = {
+  'Asia/Ho_Chi_Minh': 7 * 3_600_000, 'Asia/Saigon': 7 * 3_600_000, 'Asia/Bangkok': 7 * 3_600_000, 'Asia/Vientiane': 7 * 3_600_000, 'Asia/Phnom_Penh': 7 * 3_600_000,
+  UTC: 0, 'Etc/UTC': 0,
+};
+const Y1976 = Date.UTC(1976, 0, 1);
+
 /** Offset of `zone` from UTC at instant `utcMs`, in ms (Asia/Ho_Chi_Minh: +7 h). */
 export function zoneOffsetMs(zone: string, utcMs: number): number {
+  const fixed = FIXED_SINCE_1976[zone];
+  if (fixed !== undefined && utcMs >= Y1976) return fixed;
+  return intlZoneOffsetMs(zone, utcMs);
+}
+
+/** The same, always through Intl (exported for the test that checks the fixed table against it). */
+export function intlZoneOffsetMs(zone: string, utcMs: number): number {
   const parts: Record<string, number> = {};
   for (const p of fmt(zone).formatToParts(new Date(utcMs))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
   const asUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day, parts.hour, parts.minute, parts.second);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../controller/config.js';
 import { Controller } from '../../controller/controller.js';
 import { toneWav } from '../../shared/wav.js';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 import { ApiClient } from '../lib/api-client.js';
 import { createAdmin } from './controller-actions.js';
 import { initKeys } from './keys.js';
@@ -134,7 +135,7 @@ export async function runControllerDemo(dirArg: string, httpPort: number, mqttPo
   const children: ChildProcess[] = DEVICES.map((d) => {
     const data = join(agentsDir, d.id);
     const log = createWriteStream(join(data, 'agent.log'), { flags: 'a' });
-    const child = spawn(process.execPath, [LOA, 'agent', 'run', '--data-dir', data, '--profile', PROFILE], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOA_LOG_LEVEL: 'info' } });
+    const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, LOA, 'agent', 'run', '--data-dir', data, '--profile', PROFILE], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOA_LOG_LEVEL: 'info' } });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     return child;
