@@ -104,6 +104,39 @@ export const ERRORS = {
   LOA_ERR_MEDIA_SILENT: { en: 'The audio is silent', vi: 'Tệp âm thanh không có tiếng' },
   // controller schedules: recurrence validation and preview
   LOA_ERR_SCHEDULE_NEVER_PLAYS: { en: 'The schedule never plays: no occurrence falls between its start and its end', vi: 'Lịch không bao giờ phát: không có lần phát nào trong khoảng thời gian đã đặt' },
+  // issue 5: key ceremony and trust distribution (loa keys, root rotation)
+  LOA_ERR_KEY_PASSPHRASE: { en: 'The key passphrase is wrong, missing or too short', vi: 'Mật khẩu của tệp khóa sai, chưa nhập hoặc quá ngắn' },
+  LOA_ERR_KEY_ROLE: { en: 'This key does not hold the role needed for this step', vi: 'Khóa này không có vai trò cần cho bước này (ví dụ không phải khóa gốc)' },
+  LOA_ERR_KEY_EXISTS: { en: 'The file is already there; key files are never overwritten', vi: 'Tệp đã có sẵn; tệp khóa không bao giờ bị ghi đè' },
+  LOA_ERR_KEYS_DIR: { en: 'The keys folder is missing files or holds unexpected ones', vi: 'Thư mục khóa thiếu tệp hoặc có tệp không đúng' },
+  LOA_ERR_TRUST_CHAIN: { en: 'The chain of trust root versions is broken', vi: 'Chuỗi các phiên bản khóa gốc bị đứt hoặc không khớp nhau' },
+  LOA_ERR_ROOT_DRAFT: { en: 'The root draft is invalid or does not match the keys folder', vi: 'Bản nháp khóa gốc không hợp lệ hoặc không khớp với thư mục khóa' },
+  // issue 5: pairing and device lifecycle
+  LOA_ERR_PAIRING_CODE: { en: 'The pairing code is wrong', vi: 'Mã ghép nối không đúng' },
+  LOA_ERR_PAIRING_EXPIRED: { en: 'The pairing code has expired; the device must ask for a new one', vi: 'Mã ghép nối đã hết hạn; thiết bị cần xin mã mới' },
+  LOA_ERR_PAIRING_LOCKED: { en: 'Too many wrong codes: this pairing request is locked; the device must ask for a new code', vi: 'Nhập sai mã quá nhiều lần: yêu cầu ghép nối đã bị khóa; thiết bị cần xin mã mới' },
+  LOA_ERR_PAIRING_USED: { en: 'This pairing code has already been used', vi: 'Mã ghép nối này đã được sử dụng' },
+  LOA_ERR_PAIRING_CLOCK: { en: 'The device clock is too far from the controller clock', vi: 'Đồng hồ của thiết bị lệch quá nhiều so với hệ thống điều khiển' },
+  LOA_ERR_PAIRING_KEY_REVOKED: { en: 'This device key has been revoked; make a new key and pair again', vi: 'Khóa của thiết bị đã bị thu hồi; cần tạo khóa mới rồi ghép nối lại' },
+  LOA_ERR_PAIRING_KEY_IN_USE: { en: 'This device key is already bound to a device', vi: 'Khóa của thiết bị này đã được gắn với một thiết bị khác' },
+  LOA_ERR_PAIRING_BUSY: { en: 'Too many pairing requests are pending; try again later', vi: 'Có quá nhiều yêu cầu ghép nối đang chờ; vui lòng thử lại sau' },
+  LOA_ERR_PAIRING_FAILED: { en: 'Pairing with the controller failed', vi: 'Ghép nối thiết bị với hệ thống điều khiển thất bại' },
+  LOA_ERR_PAIRING_CANCELLED: { en: 'Waiting for pairing was stopped before the device was paired', vi: 'Đã dừng chờ ghép nối trước khi thiết bị được ghép nối' },
+  LOA_ERR_DEVICE_DECOMMISSIONED: { en: 'The device has been decommissioned', vi: 'Thiết bị đã ngừng sử dụng' },
+  // issue 5: provisioning and self-test
+  LOA_ERR_PROVISION_INPUT: { en: 'Provisioning needs more input, or an option is invalid', vi: 'Thiếu thông tin cài đặt hoặc tham số không hợp lệ' },
+  LOA_ERR_PROVISION_NO_PROFILE: { en: 'No hardware profile fits the detected hardware', vi: 'Không có hồ sơ phần cứng nào khớp với phần cứng phát hiện được' },
+  LOA_ERR_PROVISION_PROFILE_MISMATCH: { en: 'The hardware profile does not match the detected hardware', vi: 'Hồ sơ phần cứng không khớp với phần cứng phát hiện được' },
+  LOA_ERR_PROVISION_ALREADY: { en: 'This device is already provisioned', vi: 'Thiết bị này đã được cài đặt' },
+  LOA_ERR_PROVISION_TRUST: { en: 'The trust bundle (root.json) cannot be used', vi: 'Không dùng được gói khóa tin cậy (root.json)' },
+  LOA_ERR_PROVISION_COMMIT: { en: 'Installing the provisioned files failed; the previous state was restored', vi: 'Ghi các tệp cài đặt thất bại; đã khôi phục trạng thái trước đó' },
+  LOA_ERR_PROVISION_ABORTED: { en: 'Provisioning was cancelled; nothing was changed', vi: 'Đã hủy cài đặt; không có gì bị thay đổi' },
+  LOA_ERR_SERVICE_INSTALL: { en: 'The system service could not be installed or started', vi: 'Không cài đặt hoặc khởi động được dịch vụ hệ thống' },
+  LOA_ERR_SELFTEST_FAILED: { en: 'The self-test failed', vi: 'Tự kiểm tra thất bại' },
+  LOA_ERR_WATCHDOG_NOTIFY: { en: 'The systemd notification (READY/WATCHDOG) could not be sent', vi: 'Không gửi được thông báo systemd (READY/WATCHDOG)' },
+  // issue 6: emergency and live broadcasts, text to speech
+  LOA_ERR_TTS_TEXT: { en: 'The text to speak is empty or too long', vi: 'Văn bản cần đọc bị trống hoặc quá dài' },
+  LOA_ERR_TTS_FAILED: { en: 'Text to speech failed', vi: 'Chuyển văn bản thành giọng nói thất bại' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
