@@ -137,6 +137,11 @@ export const ERRORS = {
   // issue 6: emergency and live broadcasts, text to speech
   LOA_ERR_TTS_TEXT: { en: 'The text to speak is empty or too long', vi: 'Văn bản cần đọc bị trống hoặc quá dài' },
   LOA_ERR_TTS_FAILED: { en: 'Text to speech failed', vi: 'Chuyển văn bản thành giọng nói thất bại' },
+  LOA_ERR_EMERGENCY_INVALID: { en: 'The emergency order is malformed', vi: 'Lệnh khẩn cấp không đúng định dạng' },
+  LOA_ERR_EMERGENCY_SIGNATURE: { en: 'The emergency order is not signed by a trusted emergency key', vi: 'Lệnh khẩn cấp không được ký bằng khóa khẩn cấp tin cậy' },
+  LOA_ERR_EMERGENCY_EXPIRED: { en: 'The emergency order has expired or lives too long', vi: 'Lệnh khẩn cấp đã hết hạn hoặc thời hạn quá dài' },
+  LOA_ERR_EMERGENCY_REPLAY: { en: 'The emergency order was already received (replay)', vi: 'Lệnh khẩn cấp này đã nhận trước đó (phát lại)' },
+  LOA_ERR_EMERGENCY_SCOPE: { en: 'The emergency order is not for this device or is outside the key scope', vi: 'Lệnh khẩn cấp không dành cho thiết bị này hoặc vượt phạm vi của khóa' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -42,4 +42,17 @@ export const MIGRATIONS: readonly string[] = [
     body TEXT NOT NULL              -- one DeviceTelemetry, JSON
   );
   `,
+  // 3: emergency orders seen (replay protection until each expires) and their state on this device
+  `
+  CREATE TABLE emergency_seen (
+    nonce TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    order_id TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('start','cancel')),
+    expires_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    body TEXT NOT NULL               -- the signed order, JSON
+  );
+  CREATE INDEX emergency_seen_expiry ON emergency_seen(expires_at);
+  `,
 ];
