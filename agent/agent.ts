@@ -70,6 +70,11 @@ export class Agent {
     return this.identity?.deviceId ?? '';
   }
 
+  /** How often the scheduler loop has looked at the clock; the systemd watchdog pings only while it grows. */
+  get schedulerTicks(): number {
+    return this.scheduler?.ticks ?? 0;
+  }
+
   event(type: EventType, dedupe: string, data: Record<string, unknown>): void {
     this.outbox?.add(type, dedupe, this.clock.now(), data);
   }

@@ -55,6 +55,14 @@ export const ControllerConfig = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    pairing: Type.Object(
+      {
+        codeTtlMinutes: Type.Number({ minimum: 0.05, maximum: 1440, default: 15, description: 'How long an on-site pairing code stays valid' }),
+        requestsPerMinute: Type.Integer({ minimum: 1, maximum: 10_000, default: 20, description: 'Pairing requests (new codes) per client address' }),
+        claimsPerMinute: Type.Integer({ minimum: 1, maximum: 10_000, default: 20, description: 'Code entries (claims) per signed-in user' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     retention: Type.Object(
       {
         telemetryDays: Type.Integer({ minimum: 1, default: 30 }),

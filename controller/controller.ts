@@ -15,7 +15,10 @@ import { CONTROLLER_MIGRATIONS } from './db/migrations.js';
 import { buildApp, type RouteInfo } from './http/app.js';
 import type { AppContext } from './http/context.js';
 import type { FastifyInstance } from './http/fastify.js';
-import { loadControllerKeys } from './keys.js';
+import { loadControllerKeys, type ControllerKeys, type TrustReloadResult } from './keys.js';
+import { canonicalize } from '../shared/crypto.js';
+import { LoaError, toLoaError } from '../shared/errors.js';
+import { verifyRootUpdate } from '../shared/trust.js';
 import { ManifestCompiler } from './manifests/compiler.js';
 import { MediaLibrary } from './media/library.js';
 import { TelemetryIngest } from './telemetry/ingest.js';
@@ -43,6 +46,9 @@ export class Controller {
   private http: FastifyInstance | null = null;
   private routeTable: RouteInfo[] = [];
   private dataLayer: DataLayer | null = null;
+  private keys: ControllerKeys | null = null;
+  private ctx: AppContext | null = null;
+  private reloading: Promise<unknown> = Promise.resolve();
   readonly clock: Clock;
   readonly log: Logger;
 
@@ -92,6 +98,7 @@ export class Controller {
     const dataDir = resolve(c.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const keys = loadControllerKeys(keysDirOf(c), this.clock.now());
+    this.keys = keys;
     const db = openDb({ path: resolve(dataDir, 'controller.db'), migrations: CONTROLLER_MIGRATIONS });
     this.db = db;
     const data = new DataLayer(db);
@@ -126,15 +133,18 @@ export class Controller {
     this.compiler = new ManifestCompiler({
       data, scheduleKeyPem: keys.scheduleKeyPem, clock: this.clock, log: this.log.child({ m: 'compiler' }),
       validityMs: c.manifests.validityDays * 86_400_000, renewBeforeMs: c.manifests.renewBeforeDays * 86_400_000, debounceMs: c.manifests.debounceMs,
-      notify: (deviceId, version) => bus.publish(topics.down(deviceId, 'notify'), JSON.stringify({ version, at: this.clock.now() }), { qos: 1 }),
+      // rootVersion tells devices a rotated root is out (they fetch it before the manifest signed by the new key).
+      notify: (deviceId, version) => bus.publish(topics.down(deviceId, 'notify'), JSON.stringify({ version, at: this.clock.now(), rootVersion: this.keys?.rootMeta.version ?? 1 }), { qos: 1 }),
     });
     this.compiler.start();
 
     const ctx: AppContext = {
       config: c, data, clock: this.clock, log: this.log.child({ m: 'http' }), compiler: this.compiler, media: media, metrics, telemetry,
       root: keys.root, urls: { http: () => this.httpUrl, mqtt: () => this.mqttUrl },
+      trust: { chain: () => this.keys?.chain ?? [], reload: (by) => this.reloadTrust(by) },
       disconnectDevice: (id) => { this.broker?.disconnect(id); },
     };
+    this.ctx = ctx;
     const { app, routes } = await buildApp(ctx);
     this.http = app;
     this.routeTable = routes;
@@ -142,6 +152,66 @@ export class Controller {
     // Devices whose manifests near expiry, or that were never compiled, are brought up to date.
     this.compiler.markDirty(data.devices.allLiveIds());
     this.log.info({ http: this.httpUrl, mqtt: this.mqttUrl, broker: this.bus.kind }, 'controller ready');
+  }
+
+  /**
+   * Picks up a root and schedule key rotated offline (`loa keys rotate-…`, copied into the keys folder) without
+   * a restart: POST /api/v1/trust/reload or SIGHUP. The new root must chain from the one in force
+   * (verifyRootUpdate for every version after it) and list the new schedule key; otherwise nothing changes.
+   * Then every device's manifest is re-signed with the new key and devices are notified (with rootVersion).
+   * Audited either way.
+   */
+  reloadTrust(by: { actor: string; ip: string | null } = { actor: 'system', ip: null }): Promise<TrustReloadResult> {
+    const run = this.reloading.then(() => this.reloadTrustNow(by));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private reloadTrustNow(by: { actor: string; ip: string | null }): TrustReloadResult {
+    const cur = this.keys;
+    const ctx = this.ctx;
+    if (!cur || !ctx || !this.compiler) throw new LoaError('LOA_ERR_INTERNAL', 'controller not started');
+    const now = this.clock.now();
+    const audit = (action: string, details: Record<string, unknown>): void => {
+      this.data.audit.add({ actor: by.actor, ip: by.ip, action, targetType: 'trust', targetId: 'root', details }, now);
+    };
+    let next: ControllerKeys;
+    try {
+      next = loadControllerKeys(keysDirOf(this.o.config), now);
+      const from = cur.rootMeta.version;
+      const to = next.rootMeta.version;
+      if (to < from) throw new LoaError('LOA_ERR_ROOT_ROLLBACK', `the keys folder holds root v${to}, older than v${from} in force`);
+      const same = next.chain.find((e) => (e as { signed: { version: number } }).signed.version === from);
+      if (!same) throw new LoaError('LOA_ERR_TRUST_CHAIN', `the keys folder's roots/ does not hold v${from} (in force), so devices could not walk to v${to}: copy the whole roots/ folder`);
+      if (canonicalize(same) !== canonicalize(cur.root)) throw new LoaError('LOA_ERR_TRUST_CHAIN', `the keys folder's root v${from} differs from the v${from} in force: it is from another key ceremony`);
+      let trusted = cur.rootMeta;
+      for (const env of next.chain) {
+        if ((env as { signed: { version: number } }).signed.version > from) trusted = verifyRootUpdate(trusted, env, now);
+      }
+    } catch (e) {
+      const err = toLoaError(e, 'LOA_ERR_TRUST_CHAIN');
+      audit('trust.reload_failed', { code: err.code, message: err.message, version: cur.rootMeta.version });
+      this.log.error({ code: err.code }, `trust reload refused; root v${cur.rootMeta.version} stays in force: ${err.message}`);
+      throw err;
+    }
+    const keyChanged = next.scheduleKeyId !== cur.scheduleKeyId;
+    const changed = keyChanged || next.rootMeta.version !== cur.rootMeta.version;
+    let devices = 0;
+    if (changed) {
+      this.keys = next;
+      ctx.root = next.root;
+      this.compiler.rekey(next.scheduleKeyPem);
+      const ids = this.data.devices.allLiveIds();
+      devices = ids.length;
+      this.compiler.markDirty(ids, true);
+    }
+    const result: TrustReloadResult = {
+      reloaded: changed, previousVersion: cur.rootMeta.version, version: next.rootMeta.version,
+      scheduleKeyId: next.scheduleKeyId, scheduleKeyChanged: keyChanged, devices,
+    };
+    audit('trust.reload', { ...result });
+    this.log.info(result, changed ? 'trust reloaded: re-signing every manifest with the schedule key in force' : 'trust reload: nothing new in the keys folder');
+    return result;
   }
 
   async stop(): Promise<void> {

@@ -1,33 +1,118 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { publicKeyFromPrivatePem } from '../shared/crypto.js';
+import { canonicalize, publicKeyFromPrivatePem } from '../shared/crypto.js';
 import { LoaError } from '../shared/errors.js';
-import { verifyInitialRoot } from '../shared/trust.js';
+import type { RootMetadata } from '../shared/schemas/root.js';
+import { ROOT_MAX_BYTES, signedRootChecker, verifyRootChain } from '../shared/trust.js';
+import { parseJsonText } from '../shared/validate.js';
 
 export interface ControllerKeys {
-  /** The signed root envelope handed to devices at enrollment. */
+  /** The signed root envelope handed to devices at enrollment (the newest version). */
   root: unknown;
+  rootMeta: RootMetadata;
+  /** Every signed root version known, oldest first (served at GET /api/v1/trust/root/:version). */
+  chain: unknown[];
   scheduleKeyPem: string;
   scheduleKeyId: string;
 }
 
+export interface RootChain {
+  /** The signed envelopes as read, oldest first. */
+  chain: unknown[];
+  roots: RootMetadata[];
+  /** Versions found in root.json but not in roots/ (a keys folder made before roots/ existed). */
+  missingInRootsDir: number[];
+}
+
+const ROOT_FILE = /^([1-9][0-9]{0,9})\.root\.json$/;
+
+function readRootFile(path: string): unknown {
+  let text: Buffer;
+  try {
+    if (statSync(path).size > ROOT_MAX_BYTES) throw new LoaError('LOA_ERR_ROOT_INVALID', `${path} is larger than ${ROOT_MAX_BYTES} bytes`);
+    text = readFileSync(path);
+  } catch (e) {
+    if (e instanceof LoaError) throw e;
+    throw new LoaError('LOA_ERR_KEYS_DIR', `${path} cannot be read`, { cause: e });
+  }
+  return parseJsonText(text, ROOT_MAX_BYTES, path, 'LOA_ERR_ROOT_INVALID');
+}
+
 /**
- * Loads the controller's online keys: root.json (made offline by `loa keys init`) and schedule.key. The root
- * keys themselves stay offline; only the schedule key signs here. Refuses a schedule key the root does not
- * list for the schedule role, so a misconfiguration shows at start, not as devices rejecting manifests.
+ * The chain of root versions of a keys folder: `roots/<version>.root.json` (every version, kept by `loa keys`)
+ * plus `root.json` (the newest), or `root.json` alone in an older folder. Each file is schema-checked, a
+ * version's two copies must be identical, and the chain must verify (verifyRootChain).
+ */
+export function loadRootChain(dir: string, now: number): RootChain {
+  const byVersion = new Map<number, unknown>();
+  const rootsDir = join(dir, 'roots');
+  const inRootsDir = new Set<number>();
+  if (existsSync(rootsDir)) {
+    for (const name of readdirSync(rootsDir)) {
+      const m = ROOT_FILE.exec(name);
+      if (!m) continue;
+      const raw = readRootFile(join(rootsDir, name));
+      const v = signedRootChecker.parse(raw, `roots/${name}`).signed.version;
+      if (v !== Number(m[1])) throw new LoaError('LOA_ERR_TRUST_CHAIN', `roots/${name} holds root metadata version ${v}`);
+      byVersion.set(v, raw);
+      inRootsDir.add(v);
+    }
+  }
+  const rootPath = join(dir, 'root.json');
+  if (existsSync(rootPath)) {
+    const raw = readRootFile(rootPath);
+    const v = signedRootChecker.parse(raw, 'root.json').signed.version;
+    const known = byVersion.get(v);
+    if (known !== undefined && canonicalize(known) !== canonicalize(raw)) {
+      throw new LoaError('LOA_ERR_TRUST_CHAIN', `root.json and roots/${v}.root.json are both version ${v} but differ`);
+    }
+    const newest = Math.max(0, ...byVersion.keys());
+    if (v < newest) throw new LoaError('LOA_ERR_TRUST_CHAIN', `root.json is version ${v} but roots/ holds version ${newest}: root.json must be the newest`);
+    byVersion.set(v, raw);
+  }
+  if (byVersion.size === 0) {
+    throw new LoaError('LOA_ERR_KEYS_MISSING', `${dir} holds no root.json: run \`loa keys init --out ${dir}\` (then move the root-*.key files offline)`);
+  }
+  const versions = [...byVersion.keys()].sort((a, b) => a - b);
+  const chain = versions.map((v) => byVersion.get(v));
+  return { chain, roots: verifyRootChain(chain, now), missingInRootsDir: versions.filter((v) => !inRootsDir.has(v)) };
+}
+
+/**
+ * Loads the controller's online keys: the root chain (made offline by `loa keys`) and schedule.key. The root
+ * keys themselves stay offline; only the schedule key signs here. Refuses a schedule key the newest root does
+ * not list for the schedule role, so a misconfiguration shows at start (or reload), not as devices rejecting
+ * manifests.
  */
 export function loadControllerKeys(dir: string, now: number): ControllerKeys {
-  const rootPath = join(dir, 'root.json');
   const keyPath = join(dir, 'schedule.key');
-  if (!existsSync(rootPath) || !existsSync(keyPath)) {
+  if (!existsSync(join(dir, 'root.json')) || !existsSync(keyPath)) {
     throw new LoaError('LOA_ERR_KEYS_MISSING', `${dir} must hold root.json and schedule.key: run \`loa keys init --out ${dir}\` (then move the root-*.key files offline)`);
   }
-  const root: unknown = JSON.parse(readFileSync(rootPath, 'utf8'));
-  const meta = verifyInitialRoot(root, now);
-  const scheduleKeyPem = readFileSync(keyPath, 'utf8');
-  const { keyid } = publicKeyFromPrivatePem(scheduleKeyPem);
+  const { chain, roots } = loadRootChain(dir, now);
+  const meta = roots[roots.length - 1]!;
+  let scheduleKeyPem: string;
+  let keyid: string;
+  try {
+    scheduleKeyPem = readFileSync(keyPath, 'utf8');
+    keyid = publicKeyFromPrivatePem(scheduleKeyPem).keyid;
+  } catch (e) {
+    throw new LoaError('LOA_ERR_KEY_FILE', `${keyPath} cannot be read as an Ed25519 private key (it must be unencrypted: the controller signs unattended)`, { cause: e });
+  }
   if (!meta.roles.schedule.keyids.includes(keyid) || meta.revokedKeys.includes(keyid)) {
     throw new LoaError('LOA_ERR_KEYS_MISSING', `schedule.key (${keyid.slice(0, 12)}…) is not a schedule key of root.json v${meta.version}`);
   }
-  return { root, scheduleKeyPem, scheduleKeyId: keyid };
+  return { root: chain[chain.length - 1], rootMeta: meta, chain, scheduleKeyPem, scheduleKeyId: keyid };
+}
+
+/** What POST /api/v1/trust/reload (and SIGHUP) did. */
+export interface TrustReloadResult {
+  /** False when the keys folder held nothing new. */
+  reloaded: boolean;
+  previousVersion: number;
+  version: number;
+  scheduleKeyId: string;
+  scheduleKeyChanged: boolean;
+  /** Devices whose manifests are re-signed (and notified). */
+  devices: number;
 }

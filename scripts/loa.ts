@@ -5,6 +5,8 @@ import { registerController } from './cli/controller.js';
 import { registerDemo } from './cli/demo.js';
 import { registerKeys } from './cli/keys.js';
 import { registerManifest } from './cli/manifest.js';
+import { registerProvision } from './cli/provision.js';
+import { registerSelftest } from './cli/selftest.js';
 
 const program = new Command('loa')
   .description('loaphuong: open, secure, offline-first IP loudspeakers and public e-boards for grassroots information')
@@ -15,6 +17,8 @@ registerKeys(program);
 registerController(program);
 registerManifest(program);
 registerDemo(program);
+registerProvision(program);
+registerSelftest(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (isLoaError(e)) {

@@ -27,7 +27,8 @@ const program = new Command()
   .option('--coil-offset <n>', 'Modbus address of the first coil', int(0, 65535), 0)
   .option('--baud <rate>', 'baud rate', int(1200, 115200), 9600)
   .option('--initial <bits>', 'relay state at power-on, e.g. 0101 (default all off)')
-  .addOption(new Option('--mode <mode>', 'normal, or a fault: silent (never answers), corrupt (bad CRC)').choices(['normal', 'silent', 'corrupt']).default('normal'));
+  .addOption(new Option('--mode <mode>', 'normal, or a fault: silent (never answers), corrupt (bad CRC)').choices(['normal', 'silent', 'corrupt']).default('normal'))
+  .option('--dead-channels <list>', 'comma-separated 0-based channels that never latch (commands acknowledged, state unchanged)', '');
 
 program.parse();
 const opts = program.opts<{
@@ -39,9 +40,12 @@ const opts = program.opts<{
   baud: number;
   initial?: string;
   mode: EmulatorMode;
+  deadChannels: string;
 }>();
 
 if (opts.initial !== undefined && !/^[01]+$/.test(opts.initial)) program.error('--initial takes 0s and 1s, one per channel');
+const deadChannels = opts.deadChannels ? opts.deadChannels.split(',').map(Number) : [];
+if (deadChannels.some((c) => !Number.isInteger(c) || c < 0 || c >= opts.channels)) program.error(`--dead-channels takes channels 0..${opts.channels - 1}, comma-separated`);
 
 const emulator = new RelayEmulator({
   port: opts.port,
@@ -52,6 +56,7 @@ const emulator = new RelayEmulator({
   baudRate: opts.baud,
   initial: [...(opts.initial ?? '')].map((c) => c === '1'),
   mode: opts.mode,
+  deadChannels,
 });
 const print = (msg: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(msg)}\n`);

@@ -4,6 +4,8 @@ import { SignedRoot, type RoleName, type RootMetadata } from './schemas/root.js'
 import { checker } from './validate.js';
 
 export const signedRootChecker = checker(SignedRoot, 'LOA_ERR_ROOT_INVALID');
+/** Root metadata files and HTTP bodies larger than this are refused before parsing. */
+export const ROOT_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface SignatureTally {
   valid: string[];
@@ -101,4 +103,26 @@ export function verifyRootUpdate(trusted: RootMetadata, input: unknown, now: num
   requireThreshold(next, env.signatures, next, 'root', ROOT_CODES, `root metadata v${next.version} (new root keys)`);
   if (Date.parse(next.expires) <= now) throw new LoaError('LOA_ERR_ROOT_EXPIRED', `root metadata version ${next.version} expired at ${next.expires}`);
   return next;
+}
+
+/**
+ * Checks a chain of signed roots, oldest first (what `loa keys export-trust` writes and the controller serves):
+ * the first must carry its own root threshold, each next one must be exactly one version newer and signed by
+ * the previous root threshold and its own (verifyRootUpdate). Only the newest must be unexpired: older links
+ * are history that a device walks through. Returns the parsed roots, oldest first.
+ */
+export function verifyRootChain(chain: readonly unknown[], now: number): RootMetadata[] {
+  if (chain.length === 0) throw new LoaError('LOA_ERR_TRUST_CHAIN', 'the chain of root metadata is empty');
+  const out: RootMetadata[] = [];
+  for (const [i, input] of chain.entries()) {
+    const last = i === chain.length - 1;
+    const at = last ? now : 0;
+    const prev = out[i - 1];
+    const next = prev ? verifyRootUpdate(prev, input, at) : verifyInitialRoot(input, at);
+    if (prev && next.version !== prev.version + 1) {
+      throw new LoaError('LOA_ERR_TRUST_CHAIN', `root metadata v${next.version} follows v${prev.version}: versions must follow one another`, { details: { after: prev.version, version: next.version } });
+    }
+    out.push(next);
+  }
+  return out;
 }

@@ -10,6 +10,7 @@ import type { MediaStore } from '../media/store.js';
 import type { Db } from '../store/db.js';
 import type { Outbox } from '../store/outbox.js';
 import { signedManifestChecker, verifyManifest } from './verify.js';
+import { installRootChain, rootsOfTrustBundle } from '../sync/trust-fetch.js';
 
 /** Opens the bytes of a media file by sha256, or null when the source does not have it. */
 export type MediaSource = (sha256: string) => Readable | null;
@@ -36,10 +37,16 @@ export class ManifestManager {
     return next;
   }
 
-  /** Installs an offline bundle: its root first when it is newer (it must chain), then its manifest and media. */
+  /**
+   * Installs an offline bundle: its root first when it is newer (it must chain), then its manifest and media.
+   * The bundle's root.json may also be a trust bundle (`loa keys export-trust`: every root version, oldest
+   * first), walked from the version in force.
+   */
   async installBundle(b: Bundle): Promise<SignedManifest> {
     const v = (b.root as { signed?: { version?: unknown } } | null)?.signed?.version;
-    if (b.root && (typeof v !== 'number' || v > (this.root()?.version ?? 0))) this.installRoot(b.root);
+    const chain = b.root && !(b.root as { signed?: unknown }).signed ? rootsOfTrustBundle(b.root) : null;
+    if (chain) installRootChain(this, chain);
+    else if (b.root && (typeof v !== 'number' || v > (this.root()?.version ?? 0))) this.installRoot(b.root);
     return this.install(b.manifest, b.media);
   }
 

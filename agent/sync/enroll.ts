@@ -1,10 +1,16 @@
+import { join } from 'node:path';
 import { canonicalize } from '../../shared/crypto.js';
 import { ERRORS, LoaError, type ErrorCode } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
 import { EnrollRequest, EnrollResponse } from '../../shared/schemas/telemetry.js';
 import { checker, parseJsonText } from '../../shared/validate.js';
-import type { DeviceIdentity } from '../identity.js';
-import { controllerConfigChecker } from './config.js';
+import { readIdentity, writeIdentity, type DeviceIdentity } from '../identity.js';
+import { ManifestManager } from '../manifest/manager.js';
+import { MediaStore } from '../media/store.js';
+import { openDb } from '../store/db.js';
+import { Outbox } from '../store/outbox.js';
+import { controllerConfigChecker, writeControllerConfig, type ControllerConfig } from './config.js';
 import { networkError, readCapped, responseError, type FetchFn } from './http.js';
 
 const requestChecker = checker(EnrollRequest, 'LOA_ERR_ENROLL_FAILED');
@@ -88,4 +94,35 @@ export function installEnrollmentRoot(manager: { root(): RootMetadata | null; in
     return current;
   }
   return manager.installRoot(root);
+}
+
+export interface EnrollmentResult extends ControllerConfig {
+  enrolled: true;
+  deviceId: string;
+  keyid: string;
+  rootVersion: number;
+}
+
+/**
+ * The device side of a successful enrollment or pairing (the answer is the same): refuses to rename a device
+ * enrolled under another id, installs the trust root, writes device.json, and writes controller.json last,
+ * since its presence is what makes the agent sync. The key must exist already (identity.ensureKey).
+ */
+export function completeEnrollment(dataDir: string, res: EnrollResponse): EnrollmentResult {
+  checkSameDevice(readIdentity(dataDir), res.deviceId, dataDir);
+  const db = openDb({ path: join(dataDir, 'agent.db') });
+  let rootVersion: number;
+  try {
+    const log = createLogger('enroll');
+    const outbox = new Outbox({ db, deviceId: () => res.deviceId });
+    const media = new MediaStore({ dataDir, db, log, now: Date.now });
+    media.init();
+    const manager = new ManifestManager({ db, outbox, media, log, deviceId: res.deviceId, now: Date.now });
+    rootVersion = installEnrollmentRoot(manager, res.root).version;
+  } finally {
+    db.close();
+  }
+  const id = writeIdentity(dataDir, res.deviceId);
+  const cfg = writeControllerConfig(dataDir, { controllerUrl: res.controllerUrl, mqttUrl: res.mqttUrl, zoneId: res.zoneId });
+  return { enrolled: true, deviceId: res.deviceId, keyid: id.keyid, rootVersion, ...cfg };
 }

@@ -11,6 +11,7 @@ import { backoffDelay, jittered, Waker, type BackoffOptions } from './backoff.js
 import type { MediaDownloader } from './download.js';
 import { readCapped, responseError, type ControllerHttp } from './http.js';
 import { SYNC_KEYS, type SyncSettings } from './settings.js';
+import type { TrustUpdate } from './trust-fetch.js';
 
 export type CheckResult =
   /** 304: the manifest in force is the newest. */
@@ -38,7 +39,12 @@ export interface ManifestFetcherOptions {
   jitter?: number;
   /** After a failed check (network, download): exponential backoff from 1 s up to the interval. */
   retry?: BackoffOptions;
+  /** Follows root rotations (trust-fetch.ts): before a check when a notify announced a newer root, and when a manifest's key is unknown to the root in force. */
+  trust?: { update(signal: AbortSignal): Promise<TrustUpdate> };
 }
+
+/** Verification failures that a newer root (a rotated schedule key) may cure. */
+const TRUST_CODES: readonly ErrorCode[] = ['LOA_ERR_MANIFEST_UNKNOWN_KEY', 'LOA_ERR_MANIFEST_THRESHOLD'];
 
 const MEDIA_CODES: readonly ErrorCode[] = ['LOA_ERR_MEDIA_HASH_MISMATCH', 'LOA_ERR_MEDIA_SIZE_MISMATCH', 'LOA_ERR_MEDIA_NOT_FOUND', 'LOA_ERR_MANIFEST_MEDIA_MISSING'];
 
@@ -52,6 +58,8 @@ const MEDIA_CODES: readonly ErrorCode[] = ['LOA_ERR_MEDIA_HASH_MISMATCH', 'LOA_E
 export class ManifestFetcher extends EventEmitter<{ checked: [CheckResult]; failed: [LoaError] }> {
   private readonly waker = new Waker();
   private readonly random: () => number;
+  /** A root version announced by a notify and not yet fetched. */
+  private rootWanted = 0;
 
   constructor(private readonly o: ManifestFetcherOptions) {
     super();
@@ -66,7 +74,12 @@ export class ManifestFetcher extends EventEmitter<{ checked: [CheckResult]; fail
   /** A notify is a hint only: it makes the check happen now when it names a newer version. */
   onNotify(n: Notify): void {
     const current = this.o.manager.currentVersion();
-    if (n.version > current) {
+    const root = this.o.manager.root()?.version ?? 0;
+    if (n.rootVersion !== undefined && root > 0 && n.rootVersion > root && this.o.trust) {
+      this.o.log.info({ rootVersion: n.rootVersion, root }, 'notify: a newer trust root exists');
+      this.rootWanted = Math.max(this.rootWanted, n.rootVersion);
+      this.kick();
+    } else if (n.version > current) {
       this.o.log.info({ version: n.version, current }, 'notify: a newer manifest exists');
       this.kick();
     } else {
@@ -100,6 +113,10 @@ export class ManifestFetcher extends EventEmitter<{ checked: [CheckResult]; fail
   /** One check. Throws a coded error when it should be retried. */
   async check(signal: AbortSignal): Promise<CheckResult> {
     const { settings, manager, http } = this.o;
+    if (this.o.trust && this.rootWanted > (manager.root()?.version ?? 0)) {
+      await this.o.trust.update(signal);
+      this.rootWanted = 0;
+    }
     const current = manager.currentVersion();
     const etag = current > 0 ? settings.get(SYNC_KEYS.etag) : null;
     const url = http.url(`api/v1/devices/${encodeURIComponent(this.o.deviceId)}/manifest`);
@@ -136,13 +153,20 @@ export class ManifestFetcher extends EventEmitter<{ checked: [CheckResult]; fail
     }
 
     // Verify before downloading anything: unsigned bytes must not make the device fetch media.
-    let env: SignedManifest | null = null;
-    const root = manager.root();
-    try {
-      if (root) env = verifyManifest(parsed ?? body, { root, deviceId: this.o.deviceId, currentVersion: current, now: this.o.clock.now() });
-    } catch {
-      env = null;
-    }
+    const failed: { code: ErrorCode | null } = { code: null };
+    const verify = (): SignedManifest | null => {
+      const root = manager.root();
+      try {
+        return root ? verifyManifest(parsed ?? body, { root, deviceId: this.o.deviceId, currentVersion: current, now: this.o.clock.now() }) : null;
+      } catch (e) {
+        failed.code = toLoaError(e).code;
+        return null;
+      }
+    };
+    let env = verify();
+    // Signed by a key this device's root does not list: the schedule key may have been rotated. Walk the
+    // root chain (each link verified) and try once more; install() reports the refusal otherwise.
+    if (!env && this.o.trust && failed.code && TRUST_CODES.includes(failed.code) && (await this.o.trust.update(signal)).installed.length) env = verify();
     if (!env) return this.refuse(body, keep);
 
     const shas = env.signed.media.map((m) => m.sha256);

@@ -22,6 +22,7 @@ import { QueueDrain } from './queue-drain.js';
 import { SYNC_KEYS, SyncSettings } from './settings.js';
 import { Telemetry, telemetrySource, type AgentStats } from './telemetry.js';
 import { TelemetryQueue, type QueuedTelemetry } from './telemetry-queue.js';
+import { TrustFetcher } from './trust-fetch.js';
 
 export interface SyncOptions {
   dataDir: string;
@@ -32,7 +33,8 @@ export interface SyncOptions {
   db: Db;
   outbox: Outbox;
   media: { has(sha256: string, size?: number): boolean };
-  manager: { root(): RootMetadata | null; currentVersion(): number };
+  /** With installRoot, root rotations are followed from the controller (trust-fetch.ts). */
+  manager: { root(): RootMetadata | null; currentVersion(): number; installRoot?(input: unknown): RootMetadata };
   /** Verifies and installs a manifest and switches the scheduler (Agent.install). */
   install(raw: Buffer, source: MediaSource): Promise<SignedManifest>;
   stats: () => Omit<AgentStats, 'outbox'>;
@@ -124,11 +126,13 @@ export class Sync extends EventEmitter<SyncEvents> {
       ...(o.backoff ? { backoff: o.backoff } : {}), ...(o.stableMs !== undefined ? { stableMs: o.stableMs } : {}),
       ...(o.mqttConnect ? { connect: o.mqttConnect } : {}),
     });
+    const holder = o.manager.installRoot ? { root: () => o.manager.root(), installRoot: (input: unknown) => o.manager.installRoot!(input) } : null;
+    const trust = holder ? new TrustFetcher({ http, holder, clock, log: log.child({ m: 'trust' }), report: (type, dedupe, at, data) => o.outbox.add(type, dedupe, at, data) }) : null;
     const fetcher = new ManifestFetcher({
       http, deviceId: o.deviceId, clock, log: log.child({ m: 'manifest-fetch' }), settings, manager: o.manager, media: o.media,
       downloader, install: (raw, source) => o.install(raw, source), random,
       ...(o.manifestIntervalMs ? { intervalMs: o.manifestIntervalMs } : {}), ...(o.manifestJitter !== undefined ? { jitter: o.manifestJitter } : {}),
-      ...(o.retry ? { retry: o.retry } : {}),
+      ...(o.retry ? { retry: o.retry } : {}), ...(trust ? { trust } : {}),
     });
     const poll = o.drainPollMs !== undefined ? { pollMs: o.drainPollMs } : {};
     const events = new QueueDrain({ link, source: outboxSource({ outbox: o.outbox, deviceId: o.deviceId, now: () => clock.now() }), clock, log, ...poll });

@@ -11,6 +11,8 @@ export const PERMISSIONS = [
   'schedule.read', 'schedule.write',
   'approve',
   'report.read', 'audit.read',
+  // issue 5: switch the controller to a root rotated offline (admin only; see routes/trust.ts)
+  'trust.reload',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -15,8 +15,14 @@ export interface Device {
   lon: number | null;
   enrolledAt: number | null;
   revokedAt: number | null;
+  /** Retired for good (issue 5): revoked, never compiled again, its history kept. */
+  decommissionedAt: number | null;
+  /** Derived: registered (no key yet) → active (key bound) → revoked (key refused) → decommissioned. */
+  state: DeviceLifecycle;
   createdAt: number;
 }
+
+export type DeviceLifecycle = 'registered' | 'active' | 'revoked' | 'decommissioned';
 
 /** A device with its live state, as the device list shows it. */
 export interface DeviceWithState extends Device {
@@ -31,12 +37,15 @@ export interface DeviceWithState extends Device {
 interface Row {
   id: string; zone_id: string; name: string; kind: 'speaker' | 'board'; public_key: string | null; keyid: string | null; hardware_profile: string | null;
   agent_version: string | null; lat: number | null; lon: number | null; enrolled_at: number | null; revoked_at: number | null; created_at: number;
+  decommissioned_at: number | null;
 }
 interface StateRow extends Row { path: string; online: number | null; last_seen: number | null; applied_version: number | null; stale: number | null; manifest_version: number | null }
 
 const toDevice = (r: Row): Device => ({
   id: r.id, zoneId: r.zone_id, name: r.name, kind: r.kind, publicKey: r.public_key, keyid: r.keyid, hardwareProfile: r.hardware_profile,
   agentVersion: r.agent_version, lat: r.lat, lon: r.lon, enrolledAt: r.enrolled_at, revokedAt: r.revoked_at, createdAt: r.created_at,
+  decommissionedAt: r.decommissioned_at,
+  state: r.decommissioned_at !== null ? 'decommissioned' : r.revoked_at !== null ? 'revoked' : r.public_key ? 'active' : 'registered',
 });
 
 export interface DeviceListQuery {
@@ -129,13 +138,26 @@ export class DevicesRepo {
   }
 
   bindKey(id: string, b: { publicKey: string; keyid: string; hardwareProfile?: string | null; agentVersion?: string | null }, now: number): void {
+    // A revoked, replaced or decommissioned key never comes back (issue 5), whichever way it is offered.
+    if (this.isKeyRevoked(b.keyid)) throw new LoaError('LOA_ERR_PAIRING_KEY_REVOKED', 'this device key has been revoked; make a new key on the device');
+    if (this.get(id)?.state === 'decommissioned') throw new LoaError('LOA_ERR_DEVICE_DECOMMISSIONED', `device ${id} has been decommissioned`);
     this.db.prepare('UPDATE devices SET public_key = ?, keyid = ?, hardware_profile = ?, agent_version = ?, enrolled_at = ?, revoked_at = NULL, updated_at = ? WHERE id = ?')
       .run(b.publicKey, b.keyid, b.hardwareProfile ?? null, b.agentVersion ?? null, now, now, id);
   }
 
   revoke(id: string, now: number): void {
+    this.retireKey(id, 'revoke', now);
     this.db.prepare('UPDATE devices SET revoked_at = ?, updated_at = ? WHERE id = ?').run(now, now, id);
     this.db.prepare('UPDATE enrollment_tokens SET used_at = ? WHERE device_id = ? AND used_at IS NULL').run(now, id);
+  }
+
+  /** Puts the device's current key (if any) on the revoked-keys list: it never authenticates or pairs again. */
+  retireKey(id: string, reason: 'revoke' | 'replace' | 'decommission', now: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO revoked_keys (keyid, device_id, reason, revoked_at) SELECT keyid, id, ?, ? FROM devices WHERE id = ? AND keyid IS NOT NULL').run(reason, now, id);
+  }
+
+  isKeyRevoked(keyid: string): boolean {
+    return this.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM revoked_keys WHERE keyid = ?').get(keyid)!.n > 0;
   }
 
   /** The key a device authenticates with (broker and HTTP): null when unknown or never enrolled. */

@@ -3,6 +3,7 @@ import { AuditRepo } from './audit.js';
 import { DevicesRepo } from './devices.js';
 import { ManifestsRepo } from './manifests.js';
 import { MediaRepo } from './media.js';
+import { PairingRepo } from './pairing.js';
 import { ProgramsRepo } from './programs.js';
 import { SchedulesRepo } from './schedules.js';
 import { UsersRepo } from './users.js';
@@ -21,6 +22,7 @@ export class DataLayer {
   readonly programs: ProgramsRepo;
   readonly schedules: SchedulesRepo;
   readonly manifests: ManifestsRepo;
+  readonly pairing: PairingRepo;
 
   constructor(readonly db: Db) {
     this.zones = new ZonesRepo(db);
@@ -31,6 +33,7 @@ export class DataLayer {
     this.programs = new ProgramsRepo(db);
     this.schedules = new SchedulesRepo(db);
     this.manifests = new ManifestsRepo(db);
+    this.pairing = new PairingRepo(db);
   }
 
   /** Runs `fn` in one transaction: all of it is stored, or none of it. */

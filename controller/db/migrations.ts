@@ -209,4 +209,38 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
   ALTER TABLE plays ADD COLUMN updated_at INTEGER;                    -- controller receive time of the last change
   CREATE INDEX plays_device_scheduled ON plays(device_id, scheduled_at);
   `,
+  // 3: on-site pairing and the device lifecycle (issue 5)
+  `
+  ALTER TABLE devices ADD COLUMN decommissioned_at INTEGER;         -- retired for good: revoked, never compiled, history kept
+  CREATE TABLE pairing_requests (
+    id TEXT PRIMARY KEY,
+    locator TEXT NOT NULL,            -- first 3 characters of the code: finds the request
+    secret_hash TEXT NOT NULL,        -- sha256 of the id and the last 5 characters; the code itself is never stored
+    public_key TEXT NOT NULL,         -- raw Ed25519, base64: the unpaired device's key
+    keyid TEXT NOT NULL,
+    hardware_profile TEXT,
+    agent_version TEXT,
+    hardware TEXT NOT NULL DEFAULT '{}',
+    ip TEXT,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'paired', 'expired', 'locked')),
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    device_id TEXT REFERENCES devices(id),
+    paired_by TEXT,
+    paired_at INTEGER,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX pairing_pending_locator ON pairing_requests(locator) WHERE state = 'pending';
+  CREATE INDEX pairing_locator ON pairing_requests(locator, created_at);
+  CREATE INDEX pairing_keyid ON pairing_requests(keyid);
+  CREATE INDEX pairing_state ON pairing_requests(state, expires_at);
+  -- keys that must never authenticate or pair again (revoked, replaced or decommissioned devices)
+  CREATE TABLE revoked_keys (
+    keyid TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('revoke', 'replace', 'decommission')),
+    revoked_at INTEGER NOT NULL
+  );
+  `,
 ];

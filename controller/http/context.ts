@@ -13,6 +13,14 @@ import type { User } from '../data/users.js';
 import type { Permission } from '../auth/policy.js';
 import type { ManifestCompiler } from '../manifests/compiler.js';
 import type { TelemetryRepo } from '../data/telemetry.js';
+import type { TrustReloadResult } from '../keys.js';
+
+export interface TrustAccess {
+  /** Every signed root version, oldest first. */
+  chain(): readonly unknown[];
+  /** Switches to the keys folder's newer root and schedule key, after checking they chain from the current ones. */
+  reload(by: { actor: string; ip: string | null }): Promise<TrustReloadResult>;
+}
 
 export type AuthMode = 'public' | 'user' | 'device' | 'user-or-device';
 
@@ -43,6 +51,8 @@ export interface AppContext {
   /** The signed root metadata devices trust (handed out at enrollment). */
   root: unknown;
   urls: { http: () => string; mqtt: () => string };
+  /** The chain of signed roots served to devices, and the verified reload of a rotated root (issue 5). */
+  trust: TrustAccess;
   /** Drops a device's broker connection (after revocation). */
   disconnectDevice: (deviceId: string) => void;
 }

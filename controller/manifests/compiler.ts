@@ -117,6 +117,11 @@ export class ManifestCompiler {
     await this.running;
   }
 
+  /** Signs with another schedule key from now on (a trust reload; the caller marks every device dirty). */
+  rekey(scheduleKeyPem: string): void {
+    this.signer = makeSigner(scheduleKeyPem);
+  }
+
   /** Devices whose manifests expire within renewBeforeMs are recompiled (new version, new expiry). */
   renew(): void {
     const ids = this.o.data.manifests.expiringBefore(this.o.clock.now() + this.o.renewBeforeMs);

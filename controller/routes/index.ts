@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../http/context.js';
 import { registerDevices } from './devices.js';
+import { registerLifecycle } from './lifecycle.js';
+import { registerPairing } from './pairing.js';
 import { registerPrograms } from './programs.js';
 import { registerReports } from './reports.js';
 import { registerSchedules } from './schedules.js';
 import { registerMedia } from './media.js';
 import { registerSystem } from './system.js';
+import { registerTrust } from './trust.js';
 import { registerUsers } from './users.js';
 import { registerZones } from './zones.js';
 
@@ -14,8 +17,11 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerZones(app, ctx);
   registerUsers(app, ctx);
   registerDevices(app, ctx);
+  registerPairing(app, ctx);
+  registerLifecycle(app, ctx);
   registerMedia(app, ctx);
   registerPrograms(app, ctx);
   registerSchedules(app, ctx);
   registerReports(app, ctx);
+  registerTrust(app, ctx);
 }

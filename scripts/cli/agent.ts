@@ -4,26 +4,31 @@ import type { Command } from 'commander';
 import { Agent } from '../../agent/agent.js';
 import { openBundle } from '../../agent/bundle.js';
 import { loadProfile } from '../../agent/config/profile.js';
-import { ensureKey, initIdentity, loadIdentity, readIdentity, writeIdentity } from '../../agent/identity.js';
+import { ensureKey, initIdentity, loadIdentity } from '../../agent/identity.js';
 import { ManifestManager } from '../../agent/manifest/manager.js';
 import { MediaStore } from '../../agent/media/store.js';
 import { openDb, type Db } from '../../agent/store/db.js';
 import { Outbox } from '../../agent/store/outbox.js';
-import { loadControllerConfig, writeControllerConfig } from '../../agent/sync/config.js';
-import { checkSameDevice, installEnrollmentRoot, requestEnrollment } from '../../agent/sync/enroll.js';
+import { loadControllerConfig } from '../../agent/sync/config.js';
+import { completeEnrollment, requestEnrollment } from '../../agent/sync/enroll.js';
 import { SyncSettings } from '../../agent/sync/settings.js';
 import { TelemetryQueue } from '../../agent/sync/telemetry-queue.js';
+import { Watchdog } from '../../agent/watchdog.js';
 import { createLogger } from '../../shared/log.js';
+import { registerAgentPair } from './agent-pair-command.js';
 
 /** Runs an agent until SIGTERM/SIGINT; outputs are forced off on the way out, even after a crash. */
 export async function runAgent(dataDir: string, profilePath: string): Promise<void> {
   const log = createLogger('agent');
   const profile = loadProfile(profilePath);
   const agent = new Agent({ dataDir, profile, log });
+  // Under systemd (Type=notify, WatchdogSec): READY=1 once started, WATCHDOG=1 while the scheduler loop ticks.
+  const watchdog = new Watchdog({ heartbeat: () => agent.schedulerTicks, log: log.child({ m: 'watchdog' }) });
   let stopping = false;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    await watchdog.stop();
     await agent.stop().catch((e: unknown) => log.error({ err: e }, 'stop failed'));
     process.exit(code);
   };
@@ -34,6 +39,7 @@ export async function runAgent(dataDir: string, profilePath: string): Promise<vo
     void stop(1);
   });
   await agent.start();
+  await watchdog.start();
   // Manifests imported while we run (loa agent import) are picked up on SIGHUP and every 10 s.
   const reload = (): void => void agent.reloadManifest().catch((e: unknown) => log.error({ err: e }, 'reload failed'));
   process.on('SIGHUP', reload);
@@ -86,6 +92,7 @@ refused or malformed), or the controller's own code for other refusals.`)
     .action(async (o: { dataDir: string; controller: string; token: string; profile?: string }) => {
       console.log(JSON.stringify(await enroll(o)));
     });
+  registerAgentPair(a);
   a.command('import')
     .description('Load a signed manifest and its media from a folder or USB stick, fully offline')
     .requiredOption('--data-dir <dir>', 'state folder')
@@ -119,10 +126,5 @@ export async function enroll(o: { dataDir: string; controller: string; token: st
     controllerUrl: o.controller, token: o.token, publicKey: key.publicKey,
     ...(profileName ? { hardwareProfile: profileName } : {}), ...(o.fetch ? { fetch: o.fetch } : {}),
   });
-  checkSameDevice(readIdentity(o.dataDir), res.deviceId, o.dataDir);
-  const root = await withStore(o.dataDir, res.deviceId, ({ manager }) => installEnrollmentRoot(manager, res.root));
-  writeIdentity(o.dataDir, res.deviceId);
-  // Written last: its presence is what makes the agent sync.
-  const cfg = writeControllerConfig(o.dataDir, { controllerUrl: res.controllerUrl, mqttUrl: res.mqttUrl, zoneId: res.zoneId });
-  return { enrolled: true, deviceId: res.deviceId, keyid: key.keyid, rootVersion: root.version, ...cfg };
+  return { ...completeEnrollment(o.dataDir, res) };
 }

@@ -25,6 +25,10 @@ export async function runController(configPath: string | undefined): Promise<voi
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
   await controller.start();
+  // SIGHUP: pick up a root and schedule key rotated offline (loa keys rotate-…); refused unless it chains.
+  process.on('SIGHUP', () => {
+    controller.reloadTrust({ actor: 'signal:SIGHUP', ip: null }).catch(() => undefined); // logged and audited by reloadTrust
+  });
   process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, http: controller.httpUrl, mqtt: controller.mqttUrl, httpPort: controller.httpPort, mqttPort: controller.mqttPort }) + '\n');
 }
 

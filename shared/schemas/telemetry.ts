@@ -37,7 +37,11 @@ export type DeviceTelemetry = Static<typeof DeviceTelemetry>;
 
 /** `…/notify`: a hint only. The device fetches the manifest over HTTPS and verifies its signature. */
 export const Notify = Type.Object(
-  { version: Type.Integer({ minimum: 1 }), at: Type.Integer({ minimum: 0 }) },
+  {
+    version: Type.Integer({ minimum: 1 }),
+    at: Type.Integer({ minimum: 0 }),
+    rootVersion: Type.Optional(Type.Integer({ minimum: 1, description: 'Newest trust root version the controller serves (a device behind fetches /api/v1/trust/root/{v+1}…)' })),
+  },
   { additionalProperties: false, title: 'notify' },
 );
 export type Notify = Static<typeof Notify>;

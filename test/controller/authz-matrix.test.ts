@@ -3,6 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Permission } from '../../controller/auth/policy.js';
 import { hashPassword } from '../../controller/auth/password.js';
 import type { Role } from '../../controller/data/users.js';
+import { pairingSecretHash } from '../../controller/data/pairing.js';
+import { generateKeyPair } from '../../shared/crypto.js';
+import { PAIRING_ALPHABET } from '../../shared/pairing.js';
 import { toneWav } from '../../shared/wav.js';
 import { ApiClient } from '../../scripts/lib/api-client.js';
 import { startTestController, type TestController } from '../support/controller.js';
@@ -43,6 +46,7 @@ describe('authorization matrix', () => {
   let t: TestController;
   const clients = new Map<string, ApiClient>();
   let n = 0;
+  let pairings = 0;
   const uniq = (p: string): string => `${p}${++n}`;
 
   before(async () => {
@@ -86,6 +90,16 @@ describe('authorization matrix', () => {
       if (status !== 'draft') t.controller.data.schedules.setStatus(sc.id, status, 'x', Date.now());
       return sc.id;
     },
+    /** A pending pairing request straight in the data layer; returns the code the device would show. */
+    pairingCode: (): string => {
+      const key = generateKeyPair();
+      const n = ++pairings;
+      const locator = [0, 1, 2].map((i) => PAIRING_ALPHABET[Math.floor(n / PAIRING_ALPHABET.length ** i) % PAIRING_ALPHABET.length]!).join('');
+      const secret = 'ACDEF';
+      const id = uniq('pair-');
+      t.controller.data.pairing.create({ id, locator, secretHash: pairingSecretHash(id, secret), publicKey: key.publicKey, keyid: key.keyid, hardwareProfile: null, agentVersion: null, hardware: {}, ip: null, expiresAt: Date.now() + 600_000 }, Date.now());
+      return `${(locator + secret).slice(0, 4)}-${(locator + secret).slice(4)}`;
+    },
     user: (s: Side): string => {
       const id = uniq('usr-');
       t.controller.data.users.create({ id, username: id, displayName: id, passwordHash: 'x' }, Date.now());
@@ -120,6 +134,10 @@ describe('authorization matrix', () => {
     'PATCH /api/v1/devices/:id': (s) => ({ method: 'PATCH', url: `/api/v1/devices/${mk.device(s)}`, body: { name: 'Đổi' } }),
     'POST /api/v1/devices/:id/enrollment-token': (s) => ({ method: 'POST', url: `/api/v1/devices/${mk.device(s)}/enrollment-token`, body: {} }),
     'POST /api/v1/devices/:id/revoke': (s) => ({ method: 'POST', url: `/api/v1/devices/${mk.device(s)}/revoke`, body: {} }),
+    // issue 5: pairing and the device lifecycle (device.write on the cluster the device goes to or is in)
+    'POST /api/v1/devices/:id/decommission': (s) => ({ method: 'POST', url: `/api/v1/devices/${mk.device(s)}/decommission`, body: {} }),
+    'GET /api/v1/pairing': (s) => ({ method: 'GET', url: `/api/v1/pairing?zoneId=${s}` }),
+    'POST /api/v1/pairing/claim': (s) => ({ method: 'POST', url: '/api/v1/pairing/claim', body: { code: mk.pairingCode(), zoneId: `${s}-C1` } }),
     'GET /api/v1/devices/:id/plays': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}/plays?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z` }),
     'GET /api/v1/devices/:id/telemetry': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}/telemetry` }),
     'POST /api/v1/media': (s) => {
@@ -146,6 +164,9 @@ describe('authorization matrix', () => {
     'GET /api/v1/preview': (s) => ({ method: 'GET', url: `/api/v1/preview?zoneId=${s}&date=2026-12-01` }),
     'GET /api/v1/reports/scheduled-vs-played': (s) => ({ method: 'GET', url: `/api/v1/reports/scheduled-vs-played?zoneId=${s}&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z` }),
     'GET /api/v1/audit': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/audit' } : null),
+    // Not zone-scoped: it needs trust.reload over every top-level zone, which no user here holds (they are on
+    // commune X1). test/controller/trust.test.ts checks it: province admin yes; commune admin, operator, no.
+    'POST /api/v1/trust/reload': () => null,
   };
   for (const kind of ['programs', 'schedules'] as const) {
     for (const a of ['submit', 'approve', 'reject', 'archive', 'reopen']) FIXTURES[`POST /api/v1/${kind}/:id/${a}`] = workflow(kind, a);
@@ -159,6 +180,18 @@ describe('authorization matrix', () => {
     assert.deepEqual(missing, []);
     const noPerm = t.controller.routes.filter((r) => (r.auth === 'user' || r.auth === 'user-or-device') && !r.perm && !PERMLESS.has(`${r.method} ${r.url}`));
     assert.deepEqual(noPerm, []);
+  });
+
+  it('asks device.write for pairing and the device lifecycle (admin and technician, in their subtree); the device side is public', () => {
+    const want: Record<string, string> = {
+      'GET /api/v1/pairing': 'user device.write', 'POST /api/v1/pairing/claim': 'user device.write', 'POST /api/v1/devices/:id/decommission': 'user device.write',
+      'POST /api/v1/devices/:id/revoke': 'user device.write', 'POST /api/v1/pairing': 'public -', 'GET /api/v1/pairing/:pairingId': 'public -',
+    };
+    const got = Object.fromEntries(Object.keys(want).map((k) => {
+      const r = t.controller.routes.find((x) => `${x.method} ${x.url}` === k);
+      return [k, r ? `${r.auth} ${r.perm ?? '-'}` : 'missing'];
+    }));
+    assert.deepEqual(got, want);
   });
 
   it('refuses every authenticated route without a session (401)', async () => {

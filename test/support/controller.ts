@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type ControllerConfig } from '../../controller/config.js';
 import { Controller } from '../../controller/controller.js';
+import type { Clock } from '../../shared/clock.js';
 import { createLogger } from '../../shared/log.js';
 import { ApiClient } from '../../scripts/lib/api-client.js';
 import { createAdmin } from '../../scripts/cli/controller-actions.js';
@@ -20,7 +21,7 @@ export interface TestController {
 }
 
 /** A real controller on random ports (HTTP + embedded MQTT), with keys, a province T01 and its admin. */
-export async function startTestController(overrides: Record<string, unknown> = {}): Promise<TestController> {
+export async function startTestController(overrides: Record<string, unknown> = {}, opts: { clock?: Clock } = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), 'loa-ctl-'));
   initKeys(join(dir, 'keys'), 1, 1, 1);
   await createAdmin(join(dir, 'data'), { ...ADMIN, provinceId: 'T01', provinceName: 'Tỉnh Thử Nghiệm' });
@@ -28,7 +29,7 @@ export async function startTestController(overrides: Record<string, unknown> = {
     dataDir: join(dir, 'data'), keysDir: join(dir, 'keys'), logLevel: 'silent',
     http: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, manifests: { debounceMs: 20 }, ...overrides,
   });
-  const controller = new Controller({ config, log: createLogger('test-controller', { level: process.env.LOA_TEST_LOG ?? 'silent' }) });
+  const controller = new Controller({ config, log: createLogger('test-controller', { level: process.env.LOA_TEST_LOG ?? 'silent' }), ...(opts.clock ? { clock: opts.clock } : {}) });
   await controller.start();
   const admin = new ApiClient(controller.httpUrl);
   await admin.login(ADMIN.username, ADMIN.password);

@@ -2,6 +2,8 @@
  * A relay board in software, on one end of a pty pair (see ./socat.ts): it speaks LCUS (A0 frames, no replies)
  * or Modbus RTU (FC01/05/0F with CRC16, exception replies), keeps the relay state, and logs every frame.
  * `mode` makes it misbehave for fault tests: 'silent' ignores everything, 'corrupt' answers with a bad CRC.
+ * `deadChannels` are relays that never latch (a burnt coil or a broken driver transistor): the board accepts
+ * and acknowledges their commands, but their state does not change, so only a read-back can tell.
  *
  * It runs in-process (RelayEmulator) or as its own process (spawnRelayEmulator, via scripts/relay-emulator.ts)
  * so a test can SIGKILL it like a board that lost power.
@@ -38,6 +40,8 @@ export interface RelayEmulatorOptions {
   coilOffset?: number;
   initial?: readonly boolean[];
   mode?: EmulatorMode;
+  /** 0-based channels that ignore every command (they keep their initial state). */
+  deadChannels?: readonly number[];
 }
 
 export interface FrameLogEntry {
@@ -61,6 +65,8 @@ export class RelayEmulator {
   readonly state: boolean[];
   readonly log: FrameLogEntry[] = [];
   mode: EmulatorMode;
+  /** 0-based channels that ignore commands (see deadChannels); may be changed while running. */
+  readonly deadChannels: Set<number>;
   /** Called after every frame that changed or read the state. */
   onChange: ((state: readonly boolean[], entry: FrameLogEntry) => void) | undefined;
   private readonly options: RelayEmulatorOptions;
@@ -72,6 +78,7 @@ export class RelayEmulator {
   constructor(options: RelayEmulatorOptions) {
     this.options = options;
     this.mode = options.mode ?? 'normal';
+    this.deadChannels = new Set(options.deadChannels ?? []);
     this.state = Array.from({ length: options.channels }, (_, i) => options.initial?.[i] === true);
   }
 
@@ -123,6 +130,10 @@ export class RelayEmulator {
         this.record('rx', item.raw, `no channel ${ch}`);
         continue;
       }
+      if (this.deadChannels.has(ch)) {
+        this.changed(this.record('rx', item.raw, `set ch${ch} ${item.frame.on ? 'on' : 'off'} (dead channel: ignored)`));
+        continue;
+      }
       this.state[ch] = item.frame.on;
       this.changed(this.record('rx', item.raw, `set ch${ch} ${item.frame.on ? 'on' : 'off'}`));
     }
@@ -167,12 +178,14 @@ export class RelayEmulator {
         return;
       }
       case FC_WRITE_COIL:
-        this.state[first] = req.on;
-        this.changed(this.record('rx', raw, `set ch${first} ${req.on ? 'on' : 'off'}`));
+        if (!this.deadChannels.has(first)) this.state[first] = req.on;
+        this.changed(this.record('rx', raw, `set ch${first} ${req.on ? 'on' : 'off'}${this.deadChannels.has(first) ? ' (dead channel: ignored)' : ''}`));
         this.reply(encodeWriteCoilReply(req.unit, req.address, req.on), 'ack');
         return;
       case FC_WRITE_COILS:
-        req.values.forEach((v, i) => (this.state[first + i] = v));
+        req.values.forEach((v, i) => {
+          if (!this.deadChannels.has(first + i)) this.state[first + i] = v;
+        });
         this.changed(this.record('rx', raw, `set ${first}+${count} ${req.values.map((v) => (v ? 1 : 0)).join('')}`));
         this.reply(encodeWriteCoilsReply(req.unit, req.address, count), 'ack');
         return;
@@ -212,6 +225,7 @@ export async function spawnRelayEmulator(options: RelayEmulatorOptions, timeoutM
   if (options.coilOffset !== undefined) args.push('--coil-offset', String(options.coilOffset));
   if (options.initial) args.push('--initial', options.initial.map((v) => (v ? '1' : '0')).join(''));
   if (options.mode) args.push('--mode', options.mode);
+  if (options.deadChannels?.length) args.push('--dead-channels', options.deadChannels.join(','));
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExit(child);
   const state: boolean[] = [];
