@@ -11,7 +11,7 @@ import { MediaStore } from '../media/store.js';
 import { openDb } from '../store/db.js';
 import { Outbox } from '../store/outbox.js';
 import { controllerConfigChecker, writeControllerConfig, type ControllerConfig } from './config.js';
-import { networkError, readCapped, responseError, type FetchFn } from './http.js';
+import { postJson, readCapped, responseError, type FetchFn } from './http.js';
 
 const requestChecker = checker(EnrollRequest, 'LOA_ERR_ENROLL_FAILED');
 const responseChecker = checker(EnrollResponse, 'LOA_ERR_ENROLL_FAILED');
@@ -50,16 +50,7 @@ export async function requestEnrollment(o: EnrollRequestOptions): Promise<Enroll
     token: o.token, publicKey: o.publicKey,
     ...(o.hardwareProfile ? { hardwareProfile: o.hardwareProfile } : {}), ...(o.agentVersion ? { agentVersion: o.agentVersion } : {}),
   }, 'enroll request');
-  let res: Response;
-  try {
-    res = await (o.fetch ?? fetch)(url, {
-      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body),
-      signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
-    });
-  } catch (e) {
-    const err = networkError(url, e, 'LOA_ERR_ENROLL_FAILED');
-    throw new LoaError('LOA_ERR_ENROLL_FAILED', `the controller cannot be reached: ${url.origin}: ${String(err.details?.reason)}`, { cause: e, details: err.details });
-  }
+  const res = await postJson(url, body, { fetch: o.fetch, timeoutMs: o.timeoutMs, code: 'LOA_ERR_ENROLL_FAILED' });
   if (res.status >= 400 && res.status < 500) throw await responseError(res, url, 'LOA_ERR_ENROLL_FAILED', KNOWN_CODES);
   if (res.status !== 200 && res.status !== 201) throw await responseError(res, url, 'LOA_ERR_ENROLL_FAILED');
   const text = await readCapped(res, 1024 * 1024, 'enroll response', 'LOA_ERR_ENROLL_FAILED');

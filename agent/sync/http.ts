@@ -98,3 +98,19 @@ export async function responseError(res: Response, url: URL, code: ErrorCode, ad
     details: { url: where, status: res.status, ...(server.code ? { serverCode: server.code } : {}), ...(server.message ? { serverMessage: server.message } : {}) },
   });
 }
+
+/**
+ * One JSON POST to the controller by a device that has no token yet (enrollment, pairing). A network failure is
+ * `code` with the controller's origin and the reason; the response is returned as it is.
+ */
+export async function postJson(url: URL, body: unknown, o: { fetch?: FetchFn | undefined; timeoutMs?: number | undefined; code: ErrorCode }): Promise<Response> {
+  try {
+    return await (o.fetch ?? fetch)(url, {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body),
+      signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
+    });
+  } catch (e) {
+    const err = networkError(url, e, o.code);
+    throw new LoaError(o.code, `the controller cannot be reached: ${url.origin}: ${String(err.details?.reason)}`, { cause: e, details: err.details });
+  }
+}

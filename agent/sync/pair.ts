@@ -14,7 +14,7 @@ import { ensureKey } from '../identity.js';
 import { controllerConfigChecker } from './config.js';
 import { completeEnrollment } from './enroll.js';
 import { collectHardwareSummary } from './hardware-summary.js';
-import { networkError, readCapped, responseError, type FetchFn } from './http.js';
+import { postJson, readCapped, responseError, type FetchFn } from './http.js';
 
 /** What the device shows while it waits: the code, and the URL its QR code encodes. */
 export interface PairingTicket {
@@ -150,16 +150,7 @@ export async function requestPairing(o: RequestPairingOptions): Promise<PairingT
   for (let attempt = 0; ; attempt++) {
     const at = now() + offset;
     const body = { ...request, proof: { at, sig: signBytes(pem, pairingProofMessage(request, at)) } };
-    let res: Response;
-    try {
-      res = await (o.fetch ?? fetch)(url, {
-        method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body),
-        signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
-      });
-    } catch (e) {
-      const err = networkError(url, e, 'LOA_ERR_PAIRING_FAILED');
-      throw new LoaError('LOA_ERR_PAIRING_FAILED', `the controller cannot be reached: ${url.origin}: ${String(err.details?.reason)}`, { cause: e, details: err.details });
-    }
+    const res = await postJson(url, body, { fetch: o.fetch, timeoutMs: o.timeoutMs, code: 'LOA_ERR_PAIRING_FAILED' });
     if (res.status >= 400 && res.status < 500) {
       const err = await responseError(res, url, 'LOA_ERR_PAIRING_FAILED', KNOWN_CODES);
       const correction = clockOffset(res, now());

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import type { ProvisionInputs } from '../../agent/provision/plan.js';
 import type { ProvisionIO } from '../../agent/provision/provision.js';
 import { LoaError } from '../../shared/errors.js';
 import { bigText } from './big-text.js';
@@ -10,20 +11,11 @@ import { bigText } from './big-text.js';
 /** Where this copy of loaphuong is installed: the folder with bin/loa.js and hardware-profiles/. */
 export const INSTALL_DIR = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 
-interface ProvisionFlags {
-  root: string;
-  dataDir: string;
-  profile?: string;
-  profilesDir: string;
-  controller?: string;
-  token?: string;
-  trust?: string;
-  deviceId?: string;
+interface ProvisionFlags extends ProvisionInputs {
   dryRun?: boolean;
   selftest: boolean;
   service: boolean;
   yes?: boolean;
-  force?: boolean;
   toneMs: string;
   pairTimeout: string;
   node: string;
