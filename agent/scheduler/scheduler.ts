@@ -6,7 +6,7 @@ import { PRIORITY_RANK, type Manifest } from '../../shared/schemas/manifest.js';
 import type { Outbox } from '../store/outbox.js';
 import type { PlayRow, PlaysRepo } from './plays.js';
 import { ProgramRunner, type MediaLookup } from './runner.js';
-import { Timeline, type Occurrence } from '../../shared/timeline.js';
+import { Timeline, compareOccurrences, type Occurrence } from '../../shared/timeline.js';
 
 /** What the scheduler needs of the amplifier outputs (agent/outputs OutputController implements it). */
 export interface SchedulerOutputs {
@@ -40,7 +40,7 @@ export interface SchedulerOptions {
 interface Current {
   occ: Occurrence;
   abort: AbortController;
-  reason: 'preempted' | 'stopped' | null;
+  reason: 'preempted' | 'stopped' | 'cancelled' | null;
   runner: ProgramRunner;
   task: Promise<void>;
 }
@@ -65,6 +65,8 @@ export class Scheduler {
   private current: Current | null = null;
   private readonly engaged = new Map<string, { zones: readonly string[]; atMono: number }>();
   private readonly jumpedOver = new Map<string, Occurrence>();
+  /** One-off occurrences outside the manifest (emergency orders), kept across manifest changes until final. */
+  private readonly adhoc = new Map<string, Occurrence>();
   private readonly blocked = new Set<string>();
   private wakeCtl = new AbortController();
   private lastWall: number | null = null;
@@ -152,22 +154,55 @@ export class Scheduler {
 
   private refreshWindow(now: number): void {
     const tl = this.timeline;
-    if (!tl) {
-      this.window = [];
-      this.states = new Map();
-      this.windowFrom = now;
-      this.windowTo = now + this.o.horizonMs;
-      return;
-    }
-    const reach = tl.maxReachMs + 60_000;
-    this.windowFrom = now - reach;
+    const reach = (tl?.maxReachMs ?? 0) + 60_000;
+    this.windowFrom = tl ? now - reach : now;
     this.windowTo = now + this.o.horizonMs;
-    const inWindow = tl.between(this.windowFrom, this.windowTo);
+    const inWindow = tl ? tl.between(this.windowFrom, this.windowTo) : [];
     // Priority items skipped over by a forward clock step stay in view until they have played.
     const jumped = [...this.jumpedOver.values()].filter((o) => o.start < this.windowFrom);
-    this.window = [...jumped, ...inWindow];
-    this.states = new Map(this.o.plays.range(this.windowFrom, this.windowTo).map((r) => [r.occurrence, r]));
+    this.states = tl ? new Map(this.o.plays.range(this.windowFrom, this.windowTo).map((r) => [r.occurrence, r])) : new Map<string, PlayRow>();
     for (const o of jumped) this.refreshState(o.key);
+    // One-off occurrences join whatever their start; they leave once final (played, skipped or cancelled).
+    const adhoc: Occurrence[] = [];
+    for (const o of this.adhoc.values()) {
+      this.refreshState(o.key);
+      if (this.isFinal(o.key)) this.adhoc.delete(o.key);
+      else if (o.start <= this.windowTo) adhoc.push(o);
+    }
+    this.window = adhoc.length ? [...jumped, ...inWindow, ...adhoc].sort(compareOccurrences) : [...jumped, ...inWindow];
+  }
+
+  /**
+   * Plays a one-off occurrence outside the manifest (an emergency order): it takes part in preemption like any
+   * other, by its rank, and it plays with no manifest at all. Its proof-of-play is recorded like a scheduled
+   * play's. Adding the same key again is a no-op.
+   */
+  addAdhoc(occ: Occurrence): void {
+    if (this.adhoc.has(occ.key)) return;
+    this.adhoc.set(occ.key, occ);
+    this.refreshWindow(this.o.clock.now());
+    this.wake();
+  }
+
+  /**
+   * Ends a one-off occurrence: a play in progress stops (status `cancelled`, amplifiers released, the interrupted
+   * schedule resumes); one not started yet is skipped (`cancelled`). Returns false when it is unknown or final.
+   */
+  async cancelAdhoc(key: string): Promise<boolean> {
+    const occ = this.adhoc.get(key);
+    if (!occ || this.isFinal(key)) return false;
+    const cur = this.current;
+    if (cur?.occ.key === key) {
+      cur.reason = 'cancelled';
+      cur.abort.abort();
+      await cur.task;
+    } else {
+      this.skip(occ, 'cancelled', this.o.clock.now(), this.states.get(key)?.attempts);
+    }
+    this.adhoc.delete(key);
+    this.refreshWindow(this.o.clock.now());
+    this.wake();
+    return true;
   }
 
   /** Plays cut short by a crash or power loss: close the attempt (`interrupted`) and decide how to go on. */
@@ -398,8 +433,8 @@ export class Scheduler {
     if (res.status !== 'aborted') {
       this.o.plays.end(occ, attempt, res.status, { state: 'done', offsetMs: res.positionMs }, res.playedMs, now, extra);
     } else {
-      const status = cur.reason === 'stopped' ? 'stopped' : 'preempted';
-      const next = occ.onPreempt === 'skip' && status === 'preempted'
+      const status = cur.reason === 'stopped' ? 'stopped' : cur.reason === 'cancelled' ? 'cancelled' : 'preempted';
+      const next = status === 'cancelled' || (occ.onPreempt === 'skip' && status === 'preempted')
         ? { state: 'skipped' as const, offsetMs: res.positionMs }
         : { state: 'paused' as const, offsetMs: occ.onPreempt === 'restart' ? 0 : res.positionMs };
       this.o.plays.end(occ, attempt, status, next, res.playedMs, now, { ...extra, positionMs: Math.round(res.positionMs) });

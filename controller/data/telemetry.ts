@@ -9,7 +9,7 @@ import type { DeviceTelemetry } from '../../shared/schemas/telemetry.js';
  * the epoch; `at` is the device's clock, `receivedAt` the controller's. Ranges are half-open: [from, to).
  */
 
-export type PlayStatus = 'playing' | 'completed' | 'preempted' | 'interrupted' | 'failed' | 'stopped' | 'skipped';
+export type PlayStatus = 'playing' | 'completed' | 'preempted' | 'interrupted' | 'failed' | 'stopped' | 'cancelled' | 'skipped';
 
 export interface DeviceState {
   deviceId: string;

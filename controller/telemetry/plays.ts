@@ -10,7 +10,7 @@ import type { PlayFold, PlayStatus } from '../data/telemetry.js';
  * arrive in; the first start gives started_at and play time is summed over attempts.
  */
 
-const END_STATUSES: ReadonlySet<string> = new Set<PlayStatus>(['completed', 'preempted', 'interrupted', 'failed', 'stopped']);
+const END_STATUSES: ReadonlySet<string> = new Set<PlayStatus>(['completed', 'preempted', 'interrupted', 'failed', 'stopped', 'cancelled']);
 
 const str = (v: unknown, max = 300): string | null => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : null);
 const int = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null);

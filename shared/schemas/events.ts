@@ -28,5 +28,6 @@ export type DeviceEvent = Static<typeof DeviceEvent>;
 
 export const PlayEndStatus = Type.Union([
   Type.Literal('completed'), Type.Literal('preempted'), Type.Literal('interrupted'), Type.Literal('failed'), Type.Literal('stopped'),
+  Type.Literal('cancelled'),
 ]);
 export type PlayEndStatus = Static<typeof PlayEndStatus>;

@@ -4,6 +4,7 @@ import type { Manifest, ScheduleEntry } from '../../../shared/schemas/manifest.j
 import { baseManifest } from '../../support/trust.js';
 import { schedulerHarness } from '../../support/agent-harness.js';
 import type { RecordingOutputs, RecordingSink } from '../../support/doubles.js';
+import type { Occurrence } from '../../../shared/timeline.js';
 
 const vn = (s: string): number => Date.parse(`${s.length === 16 ? `${s}:00` : s}+07:00`);
 const A = 'a'.repeat(64);
@@ -193,5 +194,58 @@ test('while a preempted item waits to resume, the loop sleeps instead of spinnin
   await h.clock.advanceTo(vn('2026-11-23T06:02'));
   const plays = (h.sink as RecordingSink).plays.map((p) => [p.ref[0], p.offsetMs, p.status]);
   assert.deepEqual(plays, [['a', 0, 'aborted'], ['b', 0, 'completed'], ['a', 10_000, 'completed']]);
+  await h.close();
+});
+
+function emergency(id: string, start: number, repeat = 2): Occurrence {
+  const items = Array.from({ length: repeat }, () => ({ kind: 'media' as const, ref: B, durationMs: 20_000 }));
+  return {
+    key: `emergency:${id}@${new Date(start).toISOString()}`, entryId: `emergency:${id}`, programId: `emergency:${id}`, start, durationMs: 20_000 * repeat,
+    priority: 'emergency', rank: 4, volume: 100, outputs: [], onPreempt: 'restart', maxDelayMs: 3_600_000, items,
+  };
+}
+
+test('a one-off emergency occurrence preempts the schedule, plays all its repeats, then the program resumes where it stopped', async () => {
+  const h = schedulerHarness({ start: vn('2026-11-23T05:59'), manifest: manifest([{}]) });
+  h.scheduler.start();
+  await h.clock.advanceTo(vn('2026-11-23T06:00:15'));
+  h.scheduler.addAdhoc(emergency('em-1', vn('2026-11-23T06:00:15')));
+  h.scheduler.addAdhoc(emergency('em-1', vn('2026-11-23T06:00:15')));
+  await h.clock.advanceTo(vn('2026-11-23T06:03'));
+  const plays = (h.sink as RecordingSink).plays.map((p) => [p.ref[0], p.offsetMs, p.status, p.volume]);
+  // A plays 15 s, the order plays twice (emergency warm-up 0.5 s with relays already on), A resumes at 15 s.
+  assert.deepEqual(plays.map((p) => p.slice(0, 3)), [['a', 0, 'aborted'], ['b', 0, 'completed'], ['b', 0, 'completed'], ['a', 15_000, 'completed']]);
+  assert.equal(plays[1]![3], 100);
+  assert.deepEqual(events(h, 'play.end').map((d) => [d.entryId, d.status]), [['e0', 'preempted'], ['emergency:em-1', 'completed'], ['e0', 'completed']]);
+  await h.close();
+});
+
+test('cancelling a one-off occurrence stops it at once and the schedule resumes; one not started yet is skipped', async () => {
+  const h = schedulerHarness({ start: vn('2026-11-23T05:59'), manifest: manifest([{}]) });
+  h.scheduler.start();
+  await h.clock.advanceTo(vn('2026-11-23T06:00:10'));
+  const em = emergency('em-2', vn('2026-11-23T06:00:10'), 3);
+  h.scheduler.addAdhoc(em);
+  const later = emergency('em-3', vn('2026-11-23T06:30'));
+  h.scheduler.addAdhoc(later);
+  await h.clock.advanceTo(vn('2026-11-23T06:00:30'));
+  assert.equal(h.scheduler.nowPlaying()?.entryId, 'emergency:em-2');
+  assert.equal(await h.scheduler.cancelAdhoc(em.key), true);
+  assert.equal(await h.scheduler.cancelAdhoc(later.key), true);
+  assert.equal(await h.scheduler.cancelAdhoc(later.key), false, 'already final');
+  await h.clock.advanceTo(vn('2026-11-23T06:40'));
+  assert.deepEqual(events(h, 'play.end').map((d) => [d.entryId, d.status]), [['e0', 'preempted'], ['emergency:em-2', 'cancelled'], ['e0', 'completed']]);
+  assert.deepEqual(events(h, 'play.skip').map((d) => d.reason), ['after_cancelled', 'cancelled']);
+  const sink = (h.sink as RecordingSink).plays;
+  assert.ok(!sink.some((p) => p.startedAt >= vn('2026-11-23T06:30')), 'the cancelled later order never played');
+  await h.close();
+});
+
+test('a one-off occurrence plays on a device that has no manifest yet', async () => {
+  const h = schedulerHarness({ start: vn('2026-11-23T05:59') });
+  h.scheduler.start();
+  h.scheduler.addAdhoc(emergency('em-4', vn('2026-11-23T06:00'), 1));
+  await h.clock.advanceTo(vn('2026-11-23T06:01'));
+  assert.deepEqual((h.sink as RecordingSink).plays.map((p) => [p.ref[0], p.status]), [['b', 'completed']]);
   await h.close();
 });
