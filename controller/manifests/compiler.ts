@@ -29,7 +29,7 @@ export interface CompileResult {
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-interface ContentParts { media: string; programs: string; schedule: string }
+interface ContentParts { media: string; programs: string; schedule: string; zones: string }
 interface ContentGroup { parts: ContentParts; hash: string }
 
 /** Devices with the same direct targets and zone chain get the same content. */
@@ -39,13 +39,13 @@ function groupKey(deviceId: string, zonePath: string, snap: CompileSnapshot): st
 
 /**
  * The RFC 8785 form of a Manifest, spliced from pre-canonicalised parts: the keys in code-point order
- * (_type, deviceId, expiresAt, issuedAt, media, programs, schedule, schemaVersion, timezone, version), strings
+ * (_type, deviceId, expiresAt, issuedAt, media, programs, schedule, schemaVersion, timezone, version, zones), strings
  * and integers as JSON.stringify writes them (which is what RFC 8785 specifies for them). A test checks it
  * equals canonicalize() of the same object. This is the compile hot path: 10,000 devices share ~400 contents.
  */
 export function canonicalManifest(h: { deviceId: string; version: number; issuedAt: string; expiresAt: string }, p: ContentParts): string {
   return `{"_type":"manifest","deviceId":${JSON.stringify(h.deviceId)},"expiresAt":${JSON.stringify(h.expiresAt)},"issuedAt":${JSON.stringify(h.issuedAt)},`
-    + `"media":${p.media},"programs":${p.programs},"schedule":${p.schedule},"schemaVersion":1,"timezone":"Asia/Ho_Chi_Minh","version":${h.version}}`;
+    + `"media":${p.media},"programs":${p.programs},"schedule":${p.schedule},"schemaVersion":1,"timezone":"Asia/Ho_Chi_Minh","version":${h.version},"zones":${p.zones}}`;
 }
 
 /** The unsigned manifest content for one device, from a snapshot (also used by the preview). */
@@ -174,8 +174,10 @@ export class ManifestCompiler {
       let g = groups.get(key);
       if (!g) {
         const content = buildContent(id, snap)!;
-        const parts = { media: canonicalize(content.media), programs: canonicalize(content.programs), schedule: canonicalize(content.schedule) };
-        g = { parts, hash: sha256Hex(`{"media":${parts.media},"programs":${parts.programs},"schedule":${parts.schedule}}`) };
+        // The zone chain: which zone-addressed emergency orders this device obeys.
+        const zones = canonicalize(dev.zonePath.split('/').filter(Boolean));
+        const parts = { media: canonicalize(content.media), programs: canonicalize(content.programs), schedule: canonicalize(content.schedule), zones };
+        g = { parts, hash: sha256Hex(`{"media":${parts.media},"programs":${parts.programs},"schedule":${parts.schedule},"zones":${zones}}`) };
         groups.set(key, g);
       }
       const prev = this.o.data.manifests.get(id);

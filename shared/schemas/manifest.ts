@@ -83,6 +83,7 @@ export const Manifest = Type.Object(
     media: Type.Array(MediaEntry, { maxItems: 5000 }),
     programs: Type.Array(Program, { maxItems: 2000 }),
     schedule: Type.Array(ScheduleEntry, { maxItems: 5000 }),
+    zones: Type.Optional(Type.Array(Id, { maxItems: 8, description: 'The device zone chain, province first: which zone-addressed emergency orders are for it' })),
   },
   { additionalProperties: false, title: 'manifest' },
 );

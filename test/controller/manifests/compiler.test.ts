@@ -58,8 +58,9 @@ describe('manifest compiler', () => {
   it('splices the same canonical JSON as canonicalize() would write', () => {
     const content = { media: [{ sha256: 'b'.repeat(64), size: 1, durationMs: 2, url: '/media/x', mime: 'audio/ogg' }], programs: [{ id: 'p', title: 'Ư “q” \\ \n \u2028 😀', items: [] }], schedule: [] };
     const h = { deviceId: 'dev-1', version: 1795400000, issuedAt: '2026-11-23T03:00:00Z', expiresAt: '2026-12-07T03:00:00Z' };
-    const spliced = canonicalManifest(h, { media: canonicalize(content.media), programs: canonicalize(content.programs), schedule: canonicalize(content.schedule) });
-    assert.equal(spliced, canonicalize({ _type: 'manifest', schemaVersion: 1, timezone: 'Asia/Ho_Chi_Minh', ...h, ...content }));
+    const zones = ['T01', 'X1', 'X1-C1'];
+    const spliced = canonicalManifest(h, { media: canonicalize(content.media), programs: canonicalize(content.programs), schedule: canonicalize(content.schedule), zones: canonicalize(zones) });
+    assert.equal(spliced, canonicalize({ _type: 'manifest', schemaVersion: 1, timezone: 'Asia/Ho_Chi_Minh', ...h, ...content, zones }));
   });
 
   it('signs a manifest per device that the agent accepts, with only approved schedules of its zone chain', async () => {
@@ -71,6 +72,9 @@ describe('manifest compiler', () => {
     const m = manifestOf('X1-d1');
     assert.deepEqual(m.signed.schedule.map((s) => s.id), ['s-all', 's-x1']);
     assert.deepEqual(manifestOf('X2-d1').signed.schedule.map((s) => s.id), ['s-all']);
+    // The zone chain, for zone-addressed emergency orders.
+    assert.deepEqual(m.signed.zones, ['T01', 'X1', 'X1-C1']);
+    assert.deepEqual(manifestOf('X2-d2').signed.zones, ['T01', 'X2', 'X2-C1']);
     const ok = verifyManifest(JSON.parse(data.manifests.get('X1-d1')!.body), { root, deviceId: 'X1-d1', currentVersion: 0, now: clock.now() });
     assert.equal(ok.signed.deviceId, 'X1-d1');
     assert.throws(() => verifyManifest(JSON.parse(data.manifests.get('X1-d1')!.body), { root, deviceId: 'X2-d1', currentVersion: 0, now: clock.now() }), (e: { code?: string }) => e.code === 'LOA_ERR_MANIFEST_WRONG_DEVICE');
