@@ -10,6 +10,7 @@ export const EVENT_TYPES = [
   'relay.fault', 'relay.recovered',
   'audio.fault', 'stream.gap',
   'store.recovered', 'clock.step',
+  'emergency.ack',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
