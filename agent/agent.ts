@@ -8,6 +8,8 @@ import type { EventType } from '../shared/schemas/events.js';
 import type { HardwareProfile } from '../shared/schemas/hardware-profile.js';
 import type { SignedManifest } from '../shared/schemas/manifest.js';
 import { openBundle } from './bundle.js';
+import { EmergencyHandler } from './emergency/handler.js';
+import { EmergencyStore } from './emergency/store.js';
 import { deviceTokenSource, loadIdentity, type DeviceIdentity } from './identity.js';
 import { ManifestManager } from './manifest/manager.js';
 import { MediaStore } from './media/store.js';
@@ -58,6 +60,7 @@ export class Agent {
   private outbox: Outbox | null = null;
   private identity: DeviceIdentity | null = null;
   private syncer: Sync | null = null;
+  private emergency: EmergencyHandler | null = null;
   private readonly clock: Clock;
   private readonly log: Logger;
 
@@ -89,7 +92,7 @@ export class Agent {
     this.outbox = outbox;
     const media = new MediaStore({ dataDir, db, log: this.log.child({ m: 'media' }), now });
     media.init();
-    this.manager = new ManifestManager({ db, outbox, media, log: this.log.child({ m: 'manifest' }), deviceId: this.deviceId, now });
+    this.manager = new ManifestManager({ db, outbox, media, log: this.log.child({ m: 'manifest' }), deviceId: this.deviceId, now, keepMedia: () => this.emergency?.activeMedia() ?? [] });
     this.event('agent.start', `start:${now()}:${process.pid}`, { pid: process.pid, profile: profile.id });
 
     const driver = createRelayDriver(profile.relay, { clock: this.clock, log: this.log.child({ m: 'relay' }), ...this.o.relayDeps });
@@ -111,10 +114,21 @@ export class Agent {
     }
     this.scheduler = new Scheduler({
       clock: this.clock, plays: new PlaysRepo({ db, outbox }), outbox, sink, outputs: this.outputs, log: this.log.child({ m: 'scheduler' }),
-      media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) }, ...this.o.scheduler,
+      media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) },
+      onPlay: (occ, phase, detail) => this.emergency?.onPlay(occ, phase, detail), ...this.o.scheduler,
     });
     const current = this.manager.current();
     this.scheduler.setManifest(current?.signed ?? null);
+    const manager = this.manager;
+    this.emergency = new EmergencyHandler({
+      deviceId: this.deviceId, store: new EmergencyStore(db), outbox, scheduler: this.scheduler, clock: this.clock, log: this.log.child({ m: 'emergency' }),
+      root: () => manager.root(), zones: () => manager.current()?.signed.zones ?? [], media,
+      fetchMedia: (entry, signal) => {
+        if (!this.syncer) return Promise.reject(new LoaError('LOA_ERR_SYNC_DOWNLOAD', 'this device does not sync with a controller'));
+        return this.syncer.downloadMedia(entry, signal, (src) => media.put(entry, src));
+      },
+    });
+    this.emergency.restore();
     this.scheduler.start();
     await this.startSync(media);
     this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0, sync: this.syncer !== null }, 'agent ready');
@@ -143,6 +157,10 @@ export class Agent {
     this.syncer = new Sync({
       clock: this.clock, log: this.log.child({ m: 'sync' }), token,
       ...(this.o.agentVersion ? { agentVersion: this.o.agentVersion } : {}),
+      onDown: (kind, body) => {
+        if (kind === 'emergency' && this.emergency) void this.emergency.receive(body);
+        else this.log.info({ kind }, `${kind} message received; this agent does not handle it yet`);
+      },
       ...so,
       dataDir, deviceId: this.deviceId, config, db: this.db, outbox: this.outbox, media, manager,
       install: (raw, source) => this.install(raw, source),
@@ -152,6 +170,11 @@ export class Agent {
       },
     });
     this.syncer.start();
+  }
+
+  /** Emergency orders (also for orders that arrive by other channels than MQTT, e.g. tests and USB). */
+  get emergencyOrders(): EmergencyHandler | null {
+    return this.emergency;
   }
 
   /** The sync supervisor, when this agent syncs with a controller. */
@@ -210,6 +233,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.emergency?.stop();
     await this.syncer?.stop();
     this.syncer = null;
     await this.scheduler?.stop();

@@ -21,7 +21,7 @@ export type MediaSource = (sha256: string) => Readable | null;
  * `manifest.rejected` event says why.
  */
 export class ManifestManager {
-  constructor(private readonly o: { db: Db; outbox: Outbox; media: MediaStore; log: Logger; deviceId: string; now: () => number }) {}
+  constructor(private readonly o: { db: Db; outbox: Outbox; media: MediaStore; log: Logger; deviceId: string; now: () => number; keepMedia?: () => Iterable<string> }) {}
 
   root(): RootMetadata | null {
     const row = this.o.db.prepare<[], { body: string }>('SELECT body FROM trust_root ORDER BY version DESC LIMIT 1').get();
@@ -78,7 +78,8 @@ export class ManifestManager {
         this.o.db.prepare('INSERT INTO manifests (version, body, accepted_at) VALUES (?, ?, ?)').run(env.signed.version, canonicalize(env), now);
         this.o.outbox.add('manifest.accepted', `accepted:${env.signed.version}`, now, { version: env.signed.version, media: env.signed.media.length, entries: env.signed.schedule.length });
       })();
-      this.o.media.gc(new Set(env.signed.media.map((m) => m.sha256)));
+      // Files an emergency order in force still needs are kept too.
+      this.o.media.gc(new Set([...env.signed.media.map((m) => m.sha256), ...(this.o.keepMedia?.() ?? [])]));
       this.o.db.prepare('DELETE FROM manifests WHERE version < ?').run(env.signed.version);
       this.o.log.info({ version: env.signed.version }, 'manifest accepted');
       return env;

@@ -35,6 +35,8 @@ export interface SchedulerOptions {
   clockStepMs?: number;
   /** Amplifiers switch on this much earlier than the warm-up strictly needs (default 250 ms). */
   prewarmMarginMs?: number;
+  /** Told when an occurrence starts, ends (with its status) or is skipped (with the reason): emergency acks. */
+  onPlay?: (occ: Occurrence, phase: 'start' | 'end' | 'skip', detail?: string) => void;
 }
 
 interface Current {
@@ -78,7 +80,7 @@ export class Scheduler {
   ticks = 0;
 
   constructor(options: SchedulerOptions) {
-    this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, ...options };
+    this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, onPlay: () => undefined, ...options };
   }
 
   /** Installs the manifest in force (or null). The current play, if any, finishes. */
@@ -327,6 +329,7 @@ export class Scheduler {
     this.jumpedOver.delete(occ.key);
     this.releaseFor(occ.key);
     this.o.log.info({ occurrence: occ.key, reason }, 'occurrence skipped');
+    this.notifyPlay(occ, 'skip', reason);
   }
 
   private releaseFor(key: string): void {
@@ -427,6 +430,7 @@ export class Scheduler {
     this.jumpedOver.delete(occ.key);
     this.lastCheckpointMono = clock.monotonic();
     this.o.log.info({ occurrence: occ.key, attempt, offsetMs: offset, priority: occ.priority }, 'play started');
+    this.notifyPlay(occ, 'start');
     const res = await cur.runner.run(occ, offset, abort.signal);
     const now = clock.now();
     const extra = res.failures.length ? { failures: res.failures } : {};
@@ -443,5 +447,14 @@ export class Scheduler {
     // A preempted item that will resume keeps its amplifiers: no second warm-up when it comes back.
     if (this.states.get(occ.key)?.state !== 'paused' || cur.reason === 'stopped') this.releaseFor(occ.key);
     this.o.log.info({ occurrence: occ.key, status: res.status, playedMs: res.playedMs }, 'play ended');
+    this.notifyPlay(occ, 'end', res.status !== 'aborted' ? res.status : cur.reason ?? 'preempted');
+  }
+
+  private notifyPlay(occ: Occurrence, phase: 'start' | 'end' | 'skip', detail?: string): void {
+    try {
+      this.o.onPlay(occ, phase, detail);
+    } catch (e) {
+      this.o.log.error({ err: e, occurrence: occ.key }, 'onPlay hook failed');
+    }
   }
 }

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import { SystemClock, type Clock } from '../../shared/clock.js';
-import { toLoaError, type LoaError } from '../../shared/errors.js';
+import { LoaError, toLoaError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { DeviceEvent } from '../../shared/schemas/events.js';
-import type { SignedManifest } from '../../shared/schemas/manifest.js';
+import type { MediaEntry, SignedManifest } from '../../shared/schemas/manifest.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
 import type { Notify } from '../../shared/schemas/telemetry.js';
 import type { DownKind } from '../../shared/topics.js';
@@ -75,6 +76,7 @@ export interface SyncState {
 
 interface Parts {
   link: MqttLink;
+  downloader: MediaDownloader;
   fetcher: ManifestFetcher;
   events: QueueDrain<DeviceEvent>;
   telemetryDrain: QueueDrain<QueuedTelemetry>;
@@ -143,7 +145,7 @@ export class Sync extends EventEmitter<SyncEvents> {
       stats: () => ({ ...o.stats(), outbox: pendingEvents(o.db) }),
       ...(o.telemetryIntervalMs ? { intervalMs: o.telemetryIntervalMs } : {}),
     });
-    this.parts = { link, fetcher, events, telemetryDrain, queue };
+    this.parts = { link, downloader, fetcher, events, telemetryDrain, queue };
 
     link.on('up', () => {
       settings.set(SYNC_KEYS.lastConnectedAt, clock.now());
@@ -199,6 +201,23 @@ export class Sync extends EventEmitter<SyncEvents> {
       lastCheck: this.lastCheck, lastError: this.lastError, eventsSent: this.parts?.events.acked ?? 0,
       telemetryQueued: this.ctl?.signal.aborted ? 0 : (this.parts?.queue.count() ?? 0),
     };
+  }
+
+  /**
+   * Downloads one file outside the manifest (an emergency order's audio), resumable like any other, and hands
+   * it to `put` (the media store checks its hash while copying it in). The partial is removed afterwards.
+   */
+  async downloadMedia(entry: MediaEntry, signal: AbortSignal, put: (source: Readable) => Promise<void>): Promise<void> {
+    const d = this.parts?.downloader;
+    if (!d) throw new LoaError('LOA_ERR_SYNC_DOWNLOAD', 'sync is not running, so the file cannot be downloaded');
+    await d.fetch(entry, signal);
+    const src = d.open(entry.sha256);
+    if (!src) throw new LoaError('LOA_ERR_SYNC_DOWNLOAD', `the download of ${entry.sha256.slice(0, 12)}… left no file`);
+    try {
+      await put(src);
+    } finally {
+      d.clear([entry.sha256]);
+    }
   }
 
   private onMessage(kind: DownKind, payload: Buffer, log: Logger): void {
