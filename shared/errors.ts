@@ -141,7 +141,13 @@ export const ERRORS = {
   LOA_ERR_EMERGENCY_SIGNATURE: { en: 'The emergency order is not signed by a trusted emergency key', vi: 'Lệnh khẩn cấp không được ký bằng khóa khẩn cấp tin cậy' },
   LOA_ERR_EMERGENCY_EXPIRED: { en: 'The emergency order has expired or lives too long', vi: 'Lệnh khẩn cấp đã hết hạn hoặc thời hạn quá dài' },
   LOA_ERR_EMERGENCY_REPLAY: { en: 'The emergency order was already received (replay)', vi: 'Lệnh khẩn cấp này đã nhận trước đó (phát lại)' },
+  LOA_ERR_CAP_INVALID: { en: 'The CAP alert is not valid CAP 1.2', vi: 'Bản tin cảnh báo CAP không đúng chuẩn CAP 1.2' },
   LOA_ERR_EMERGENCY_SCOPE: { en: 'The emergency order is not for this device or is outside the key scope', vi: 'Lệnh khẩn cấp không dành cho thiết bị này hoặc vượt phạm vi của khóa' },
+  LOA_ERR_EMERGENCY_KEY_MISSING: { en: 'The controller has no emergency key, so it cannot sign emergency orders', vi: 'Hệ thống điều khiển chưa có khóa khẩn cấp nên không thể ký lệnh phát khẩn cấp' },
+  LOA_ERR_EMERGENCY_CONFIRM: { en: 'The confirmation does not match: type the zone name, or the code shown by the preview', vi: 'Xác nhận không khớp: hãy nhập đúng tên địa bàn hoặc mã xác nhận hiển thị ở bước xem trước' },
+  LOA_ERR_EMERGENCY_NO_TARGETS: { en: 'The emergency order reaches no receiver', vi: 'Lệnh khẩn cấp không tới được thiết bị thu nào' },
+  LOA_ERR_EMERGENCY_STATE: { en: 'This step is not possible in the current state of the emergency order', vi: 'Không thể thực hiện bước này ở trạng thái hiện tại của lệnh khẩn cấp' },
+  LOA_ERR_EMERGENCY_SAME_APPROVER: { en: 'Another person must approve this emergency order', vi: 'Lệnh khẩn cấp này phải do một người khác phê duyệt' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
