@@ -31,7 +31,7 @@ export const ControllerConfig = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    keysDir: Type.Optional(Type.String({ description: 'Folder with root.json and schedule.key (default <dataDir>/keys)' })),
+    keysDir: Type.Optional(Type.String({ description: 'Folder with root.json, schedule.key and emergency.key (default <dataDir>/keys)' })),
     media: Type.Object(
       {
         maxUploadBytes: Type.Integer({ minimum: 1024, default: 200 * 1024 * 1024, description: 'Largest accepted upload' }),
@@ -71,6 +71,22 @@ export const ControllerConfig = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    tts: Type.Object(
+      {
+        url: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048, description: 'An external TTS engine: POST {text, voice, language} as JSON, audio back. Default: espeak-ng, offline' })),
+        token: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Bearer token for the external TTS engine (never logged)' })),
+        voice: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+_.:-]{1,64}$', description: 'Default voice (espeak-ng: vi)' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    emergency: Type.Object(
+      {
+        approvalZones: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' }), {
+          maxItems: 1000, default: [], description: 'Two-person rule: an emergency order touching one of these zone subtrees waits for a second user to approve it',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     logLevel: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info' }),
   },
   { additionalProperties: false, title: 'controller configuration' },
@@ -102,6 +118,8 @@ export const ENV_VARS: Record<string, [string[], 'string' | 'int']> = {
   LOA_MQTT_PUBLIC_URL: [['mqtt', 'publicUrl'], 'string'],
   LOA_KEYS_DIR: [['keysDir'], 'string'],
   LOA_LOG_LEVEL: [['logLevel'], 'string'],
+  LOA_TTS_URL: [['tts', 'url'], 'string'],
+  LOA_TTS_TOKEN: [['tts', 'token'], 'string'],
 };
 
 /**

@@ -15,7 +15,11 @@ import { CONTROLLER_MIGRATIONS } from './db/migrations.js';
 import { buildApp, type RouteInfo } from './http/app.js';
 import type { AppContext } from './http/context.js';
 import type { FastifyInstance } from './http/fastify.js';
-import { loadControllerKeys, type ControllerKeys, type TrustReloadResult } from './keys.js';
+import { emergencyKeyProblem, loadControllerKeys, type ControllerKeys, type TrustReloadResult } from './keys.js';
+import { emergencySigner, fanOut, type EmergencySigner } from './emergency/signer.js';
+import { EspeakProvider } from './tts/espeak.js';
+import { HttpTtsProvider } from './tts/http.js';
+import { TtsService } from './tts/service.js';
 import { canonicalize } from '../shared/crypto.js';
 import { LoaError, toLoaError } from '../shared/errors.js';
 import { verifyRootUpdate } from '../shared/trust.js';
@@ -47,6 +51,7 @@ export class Controller {
   private routeTable: RouteInfo[] = [];
   private dataLayer: DataLayer | null = null;
   private keys: ControllerKeys | null = null;
+  private emergencyKey: EmergencySigner | null = null;
   private ctx: AppContext | null = null;
   private reloading: Promise<unknown> = Promise.resolve();
   readonly clock: Clock;
@@ -99,6 +104,7 @@ export class Controller {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const keys = loadControllerKeys(keysDirOf(c), this.clock.now());
     this.keys = keys;
+    this.emergencyKey = signerOf(keys);
     const db = openDb({ path: resolve(dataDir, 'controller.db'), migrations: CONTROLLER_MIGRATIONS });
     this.db = db;
     const data = new DataLayer(db);
@@ -125,7 +131,7 @@ export class Controller {
     const bus = this.bus;
 
     const telemetry = new TelemetryRepo({ db });
-    this.ingest = new TelemetryIngest({ bus, repo: telemetry, registry: metrics, log: this.log.child({ m: 'ingest' }), clock: this.clock });
+    this.ingest = new TelemetryIngest({ bus, repo: telemetry, acks: data.emergency, registry: metrics, log: this.log.child({ m: 'ingest' }), clock: this.clock });
     await this.ingest.start();
     this.retention = new RetentionJob({ repo: telemetry, clock: this.clock, log: this.log.child({ m: 'retention' }), days: { telemetry: c.retention.telemetryDays, events: c.retention.eventsDays, plays: c.retention.playsDays } });
     this.retention.start();
@@ -138,11 +144,19 @@ export class Controller {
     });
     this.compiler.start();
 
+    const tts = new TtsService({
+      provider: c.tts.url
+        ? new HttpTtsProvider({ url: c.tts.url, ...(c.tts.token ? { token: c.tts.token } : {}), ...(c.tts.voice ? { voice: c.tts.voice } : {}) })
+        : new EspeakProvider(c.tts.voice ? { voice: c.tts.voice } : {}),
+      media, cacheDir: resolve(dataDir, 'tts-cache'), log: this.log.child({ m: 'tts' }),
+    });
     const ctx: AppContext = {
       config: c, data, clock: this.clock, log: this.log.child({ m: 'http' }), compiler: this.compiler, media: media, metrics, telemetry,
       root: keys.root, urls: { http: () => this.httpUrl, mqtt: () => this.mqttUrl },
       trust: { chain: () => this.keys?.chain ?? [], reload: (by) => this.reloadTrust(by) },
       disconnectDevice: (id) => { this.broker?.disconnect(id); },
+      emergency: { signer: () => this.emergencyKey, publish: (ids, body) => fanOut(bus, ids, body) },
+      tts,
     };
     this.ctx = ctx;
     const { app, routes } = await buildApp(ctx);
@@ -151,14 +165,16 @@ export class Controller {
     await app.listen({ host: c.http.host, port: c.http.port });
     // Devices whose manifests near expiry, or that were never compiled, are brought up to date.
     this.compiler.markDirty(data.devices.allLiveIds());
-    this.log.info({ http: this.httpUrl, mqtt: this.mqttUrl, broker: this.bus.kind }, 'controller ready');
+    this.log.info({ http: this.httpUrl, mqtt: this.mqttUrl, broker: this.bus.kind, emergencyKey: keys.emergencyKeyId?.slice(0, 12) ?? null }, 'controller ready');
+    if (!keys.emergencyKeyId) this.log.warn({ code: 'LOA_ERR_EMERGENCY_KEY_MISSING' }, `no emergency.key in ${keysDirOf(c)}: emergency orders are off until it is there and trust is reloaded`);
   }
 
   /**
    * Picks up a root and schedule key rotated offline (`loa keys rotate-…`, copied into the keys folder) without
    * a restart: POST /api/v1/trust/reload or SIGHUP. The new root must chain from the one in force
-   * (verifyRootUpdate for every version after it) and list the new schedule key; otherwise nothing changes.
-   * Then every device's manifest is re-signed with the new key and devices are notified (with rootVersion).
+   * (verifyRootUpdate for every version after it) and list the new schedule key (and emergency key, when
+   * emergency.key is there); otherwise nothing changes. Then every device's manifest is re-signed with the new
+   * key and devices are notified (with rootVersion). A new emergency.key alone is simply taken into use.
    * Audited either way.
    */
   reloadTrust(by: { actor: string; ip: string | null } = { actor: 'system', ip: null }): Promise<TrustReloadResult> {
@@ -177,7 +193,7 @@ export class Controller {
     };
     let next: ControllerKeys;
     try {
-      next = loadControllerKeys(keysDirOf(this.o.config), now);
+      next = loadControllerKeys(keysDirOf(this.o.config), now, { checkEmergency: false });
       const from = cur.rootMeta.version;
       const to = next.rootMeta.version;
       if (to < from) throw new LoaError('LOA_ERR_ROOT_ROLLBACK', `the keys folder holds root v${to}, older than v${from} in force`);
@@ -188,6 +204,8 @@ export class Controller {
       for (const env of next.chain) {
         if ((env as { signed: { version: number } }).signed.version > from) trusted = verifyRootUpdate(trusted, env, now);
       }
+      const problem = emergencyKeyProblem(next);
+      if (problem) throw problem;
     } catch (e) {
       const err = toLoaError(e, 'LOA_ERR_TRUST_CHAIN');
       audit('trust.reload_failed', { code: err.code, message: err.message, version: cur.rootMeta.version });
@@ -196,9 +214,14 @@ export class Controller {
     }
     const keyChanged = next.scheduleKeyId !== cur.scheduleKeyId;
     const changed = keyChanged || next.rootMeta.version !== cur.rootMeta.version;
+    // An emergency key copied in (or rotated) is picked up on its own; it needs no manifest re-signed.
+    const emergencyChanged = next.emergencyKeyId !== cur.emergencyKeyId;
+    if (changed || emergencyChanged) {
+      this.keys = next;
+      this.emergencyKey = signerOf(next);
+    }
     let devices = 0;
     if (changed) {
-      this.keys = next;
       ctx.root = next.root;
       this.compiler.rekey(next.scheduleKeyPem);
       const ids = this.data.devices.allLiveIds();
@@ -206,11 +229,12 @@ export class Controller {
       this.compiler.markDirty(ids, true);
     }
     const result: TrustReloadResult = {
-      reloaded: changed, previousVersion: cur.rootMeta.version, version: next.rootMeta.version,
+      reloaded: changed || emergencyChanged, previousVersion: cur.rootMeta.version, version: next.rootMeta.version,
       scheduleKeyId: next.scheduleKeyId, scheduleKeyChanged: keyChanged, devices,
     };
-    audit('trust.reload', { ...result });
-    this.log.info(result, changed ? 'trust reloaded: re-signing every manifest with the schedule key in force' : 'trust reload: nothing new in the keys folder');
+    audit('trust.reload', { ...result, emergencyKeyId: next.emergencyKeyId, emergencyKeyChanged: emergencyChanged });
+    this.log.info({ ...result, emergencyKeyId: next.emergencyKeyId?.slice(0, 12) ?? null, emergencyKeyChanged: emergencyChanged }, changed ? 'trust reloaded: re-signing every manifest with the schedule key in force'
+      : emergencyChanged ? 'trust reloaded: the emergency key in the keys folder is taken into use' : 'trust reload: nothing new in the keys folder');
     return result;
   }
 
@@ -224,4 +248,9 @@ export class Controller {
     if (this.db?.open) this.db.close();
     this.http = null;
   }
+}
+
+/** The emergency signer of a key set (scoped like the root's emergency role), or null without emergency.key. */
+function signerOf(k: ControllerKeys): EmergencySigner | null {
+  return k.emergencyKeyPem ? emergencySigner(k.emergencyKeyPem, k.rootMeta.roles.emergency.zones ?? null) : null;
 }

@@ -14,6 +14,9 @@ export interface ControllerKeys {
   chain: unknown[];
   scheduleKeyPem: string;
   scheduleKeyId: string;
+  /** emergency.key, when the keys folder holds one (issue 6); without it emergency orders cannot be signed. */
+  emergencyKeyPem: string | null;
+  emergencyKeyId: string | null;
 }
 
 export interface RootChain {
@@ -78,31 +81,51 @@ export function loadRootChain(dir: string, now: number): RootChain {
   return { chain, roots: verifyRootChain(chain, now), missingInRootsDir: versions.filter((v) => !inRootsDir.has(v)) };
 }
 
+function readPrivateKey(path: string, what: string): { pem: string; keyid: string } {
+  try {
+    const pem = readFileSync(path, 'utf8');
+    return { pem, keyid: publicKeyFromPrivatePem(pem).keyid };
+  } catch (e) {
+    throw new LoaError('LOA_ERR_KEY_FILE', `${path} cannot be read as an Ed25519 private key (it must be unencrypted: the controller signs ${what} unattended)`, { cause: e });
+  }
+}
+
 /**
- * Loads the controller's online keys: the root chain (made offline by `loa keys`) and schedule.key. The root
- * keys themselves stay offline; only the schedule key signs here. Refuses a schedule key the newest root does
- * not list for the schedule role, so a misconfiguration shows at start (or reload), not as devices rejecting
- * manifests.
+ * Loads the controller's online keys: the root chain (made offline by `loa keys`), schedule.key and, when
+ * present, emergency.key. The root keys themselves stay offline. Refuses a schedule or emergency key the
+ * newest root does not list for its role (or lists as revoked), so a misconfiguration shows at start (or
+ * reload), not as devices rejecting manifests or emergency orders. `checkEmergency: false` leaves the
+ * emergency key's check to the caller (emergencyKeyProblem), for a reload that checks the chain first.
  */
-export function loadControllerKeys(dir: string, now: number): ControllerKeys {
+export function loadControllerKeys(dir: string, now: number, o: { checkEmergency?: boolean } = {}): ControllerKeys {
   const keyPath = join(dir, 'schedule.key');
   if (!existsSync(join(dir, 'root.json')) || !existsSync(keyPath)) {
     throw new LoaError('LOA_ERR_KEYS_MISSING', `${dir} must hold root.json and schedule.key: run \`loa keys init --out ${dir}\` (then move the root-*.key files offline)`);
   }
   const { chain, roots } = loadRootChain(dir, now);
   const meta = roots[roots.length - 1]!;
-  let scheduleKeyPem: string;
-  let keyid: string;
-  try {
-    scheduleKeyPem = readFileSync(keyPath, 'utf8');
-    keyid = publicKeyFromPrivatePem(scheduleKeyPem).keyid;
-  } catch (e) {
-    throw new LoaError('LOA_ERR_KEY_FILE', `${keyPath} cannot be read as an Ed25519 private key (it must be unencrypted: the controller signs unattended)`, { cause: e });
+  const schedule = readPrivateKey(keyPath, 'manifests');
+  if (!meta.roles.schedule.keyids.includes(schedule.keyid) || meta.revokedKeys.includes(schedule.keyid)) {
+    throw new LoaError('LOA_ERR_KEYS_MISSING', `schedule.key (${schedule.keyid.slice(0, 12)}…) is not a schedule key of root.json v${meta.version}`);
   }
-  if (!meta.roles.schedule.keyids.includes(keyid) || meta.revokedKeys.includes(keyid)) {
-    throw new LoaError('LOA_ERR_KEYS_MISSING', `schedule.key (${keyid.slice(0, 12)}…) is not a schedule key of root.json v${meta.version}`);
-  }
-  return { root: chain[chain.length - 1], rootMeta: meta, chain, scheduleKeyPem, scheduleKeyId: keyid };
+  const emergencyPath = join(dir, 'emergency.key');
+  const emergency = existsSync(emergencyPath) ? readPrivateKey(emergencyPath, 'emergency orders') : null;
+  const keys: ControllerKeys = {
+    root: chain[chain.length - 1], rootMeta: meta, chain, scheduleKeyPem: schedule.pem, scheduleKeyId: schedule.keyid,
+    emergencyKeyPem: emergency?.pem ?? null, emergencyKeyId: emergency?.keyid ?? null,
+  };
+  const problem = o.checkEmergency === false ? null : emergencyKeyProblem(keys);
+  if (problem) throw problem;
+  return keys;
+}
+
+/** Why the keys' emergency.key cannot sign orders devices accept (not a key of the emergency role, or revoked); null when fine or absent. */
+export function emergencyKeyProblem(k: ControllerKeys): LoaError | null {
+  const id = k.emergencyKeyId;
+  if (id === null) return null;
+  const role = k.rootMeta.roles.emergency;
+  if (role.keyids.includes(id) && !k.rootMeta.revokedKeys.includes(id)) return null;
+  return new LoaError('LOA_ERR_KEYS_MISSING', `emergency.key (${id.slice(0, 12)}…) is not an emergency key of root.json v${k.rootMeta.version}${k.rootMeta.revokedKeys.includes(id) ? ' (it is revoked)' : ''}: copy the emergency.key of the same key ceremony (or rotation, \`loa keys rotate-online --role emergency\`) as root.json, or remove the file to run without emergency orders`);
 }
 
 /** What POST /api/v1/trust/reload (and SIGHUP) did. */

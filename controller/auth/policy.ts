@@ -13,14 +13,16 @@ export const PERMISSIONS = [
   'report.read', 'audit.read',
   // issue 5: switch the controller to a root rotated offline (admin only; see routes/trust.ts)
   'trust.reload',
+  // issue 6: emergency orders (send, approve and cancel: admin and operator; read: every role)
+  'emergency.read', 'emergency.send',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const READ: Permission[] = ['zone.read', 'device.read', 'media.read', 'program.read', 'schedule.read', 'report.read'];
+const READ: Permission[] = ['zone.read', 'device.read', 'media.read', 'program.read', 'schedule.read', 'report.read', 'emergency.read'];
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   admin: new Set(PERMISSIONS),
-  operator: new Set([...READ, 'media.write', 'program.write', 'schedule.write']),
+  operator: new Set([...READ, 'media.write', 'program.write', 'schedule.write', 'emergency.send']),
   technician: new Set([...READ, 'device.write']),
   viewer: new Set(READ),
 };

@@ -1,6 +1,7 @@
 import type { Db } from '../../agent/store/db.js';
 import { AuditRepo } from './audit.js';
 import { DevicesRepo } from './devices.js';
+import { EmergencyRepo } from './emergency.js';
 import { ManifestsRepo } from './manifests.js';
 import { MediaRepo } from './media.js';
 import { PairingRepo } from './pairing.js';
@@ -23,6 +24,7 @@ export class DataLayer {
   readonly schedules: SchedulesRepo;
   readonly manifests: ManifestsRepo;
   readonly pairing: PairingRepo;
+  readonly emergency: EmergencyRepo;
 
   constructor(readonly db: Db) {
     this.zones = new ZonesRepo(db);
@@ -34,6 +36,7 @@ export class DataLayer {
     this.schedules = new SchedulesRepo(db);
     this.manifests = new ManifestsRepo(db);
     this.pairing = new PairingRepo(db);
+    this.emergency = new EmergencyRepo(db);
   }
 
   /** Runs `fn` in one transaction: all of it is stored, or none of it. */

@@ -243,4 +243,67 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
     revoked_at INTEGER NOT NULL
   );
   `,
+  // 4: emergency orders (issue 6)
+  `
+  -- one counter for every signed start and cancel order: seqs only grow (never below Unix seconds, so a restore does not reuse them)
+  CREATE TABLE emergency_seq (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+  INSERT INTO emergency_seq (id, value) VALUES (1, 0);
+  CREATE TABLE emergency_orders (
+    id TEXT PRIMARY KEY,
+    zone_id TEXT NOT NULL,            -- the closest zone holding every target (RBAC, lists); no foreign key, so an emptied zone can still be deleted
+    title TEXT NOT NULL,
+    zones TEXT NOT NULL,              -- JSON array: target zone ids, as signed
+    devices TEXT NOT NULL,            -- JSON array: explicit target device ids, as signed
+    content TEXT NOT NULL,            -- JSON: the signed content ({kind: media|tts, sha256, size, durationMs, …})
+    media_id TEXT,                    -- the media record of the audio (a TTS rendering is stored as one)
+    repeat INTEGER NOT NULL,
+    volume INTEGER,
+    start_at INTEGER,
+    ttl_ms INTEGER NOT NULL,
+    seq INTEGER UNIQUE,               -- of the signed start order; NULL while pending approval
+    cancel_seq INTEGER UNIQUE,
+    issued_at INTEGER,
+    expires_at INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending_approval', 'active', 'cancelled', 'expired')),
+    targeted INTEGER NOT NULL DEFAULT 0,
+    created_by TEXT NOT NULL,
+    approved_by TEXT,
+    cancelled_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    cancelled_at INTEGER,
+    history TEXT NOT NULL DEFAULT '[]',  -- JSON array of {action, by, at, seq?, devices?}
+    signed_body TEXT,                 -- the signed start order as published (canonical JSON)
+    cancel_body TEXT                  -- the signed cancel order as published
+  );
+  CREATE INDEX emergency_orders_created ON emergency_orders(created_at);
+  CREATE INDEX emergency_orders_status ON emergency_orders(status, expires_at);
+  -- the devices an order was published to, resolved when it was signed
+  CREATE TABLE emergency_targets (
+    order_id TEXT NOT NULL REFERENCES emergency_orders(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    PRIMARY KEY (order_id, device_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX emergency_targets_device ON emergency_targets(device_id);
+  -- device acks (events of type emergency.ack): the latest per state
+  CREATE TABLE emergency_acks (
+    order_id TEXT NOT NULL REFERENCES emergency_orders(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('received', 'started', 'finished', 'failed', 'rejected', 'cancelled')),
+    seq INTEGER NOT NULL,             -- of the signed order acknowledged (start or cancel)
+    at INTEGER NOT NULL,              -- device time
+    code TEXT,
+    reason TEXT,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (order_id, device_id, state)
+  ) WITHOUT ROWID;
+  -- confirmation codes shown by the preview, bound to the user and the target set; only a hash is kept
+  CREATE TABLE emergency_confirmations (
+    user_id TEXT NOT NULL,
+    target_hash TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, target_hash)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -14,12 +14,22 @@ import type { Permission } from '../auth/policy.js';
 import type { ManifestCompiler } from '../manifests/compiler.js';
 import type { TelemetryRepo } from '../data/telemetry.js';
 import type { TrustReloadResult } from '../keys.js';
+import type { EmergencySigner, FanOutResult } from '../emergency/signer.js';
+import type { TtsService } from '../tts/service.js';
 
 export interface TrustAccess {
   /** Every signed root version, oldest first. */
   chain(): readonly unknown[];
   /** Switches to the keys folder's newer root and schedule key, after checking they chain from the current ones. */
   reload(by: { actor: string; ip: string | null }): Promise<TrustReloadResult>;
+}
+
+/** Emergency orders (issue 6): the key in force and the fan-out to devices. */
+export interface EmergencyAccess {
+  /** The emergency key in force; null when the keys folder has no emergency.key (routes that sign answer 503). */
+  signer(): EmergencySigner | null;
+  /** Publishes one signed order (QoS 1) on each device's own emergency topic. */
+  publish(deviceIds: readonly string[], body: string): Promise<FanOutResult>;
 }
 
 export type AuthMode = 'public' | 'user' | 'device' | 'user-or-device';
@@ -55,6 +65,9 @@ export interface AppContext {
   trust: TrustAccess;
   /** Drops a device's broker connection (after revocation). */
   disconnectDevice: (deviceId: string) => void;
+  emergency: EmergencyAccess;
+  /** Text to speech into the media library (espeak-ng, or the HTTP engine of the `tts` configuration). */
+  tts: Pick<TtsService, 'speak'>;
 }
 
 /** The signed-in user, or 401. */

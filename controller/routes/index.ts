@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../http/context.js';
 import { registerDevices } from './devices.js';
+import { registerEmergency } from './emergency.js';
+import { registerDeviceImport } from './devices-import.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerPairing } from './pairing.js';
 import { registerPrograms } from './programs.js';
@@ -17,6 +19,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerZones(app, ctx);
   registerUsers(app, ctx);
   registerDevices(app, ctx);
+  registerDeviceImport(app, ctx);
   registerPairing(app, ctx);
   registerLifecycle(app, ctx);
   registerMedia(app, ctx);
@@ -24,4 +27,5 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerSchedules(app, ctx);
   registerReports(app, ctx);
   registerTrust(app, ctx);
+  registerEmergency(app, ctx);
 }

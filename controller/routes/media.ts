@@ -98,7 +98,10 @@ export function registerMedia(app: FastifyInstance, ctx: AppContext): void {
       const rec = ctx.data.media.bySha(sha256);
       if (!rec) throw new LoaError('LOA_ERR_MEDIA_NOT_FOUND', `no media ${sha256.slice(0, 12)}…`);
       if (req.deviceId) {
-        if (!ctx.data.manifests.get(req.deviceId)?.body.includes(sha256)) throw new LoaError('LOA_ERR_FORBIDDEN', 'this media is not in the device manifest');
+        // Its manifest's media, and the audio of an active emergency order that targets it (issue 6).
+        if (!ctx.data.manifests.get(req.deviceId)?.body.includes(sha256) && !ctx.data.emergency.deviceMayFetch(req.deviceId, sha256, ctx.clock.now())) {
+          throw new LoaError('LOA_ERR_FORBIDDEN', 'this media is neither in the device manifest nor in an active emergency order for the device');
+        }
       } else if (!can(req.user!, 'media.read', ctx.data.zones.require(rec.zoneId).path)) {
         throw new LoaError('LOA_ERR_FORBIDDEN', 'you cannot read this media');
       }

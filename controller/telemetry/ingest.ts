@@ -1,9 +1,12 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AbortError, SystemClock, type Clock } from '../../shared/clock.js';
 import { createLogger, type Logger } from '../../shared/log.js';
+import { EmergencyAck } from '../../shared/schemas/emergency.js';
 import type { DeviceEvent } from '../../shared/schemas/events.js';
 import { topics } from '../../shared/topics.js';
+import { checker } from '../../shared/validate.js';
 import type { Bus, Unsubscribe } from '../broker/bus.js';
+import type { AckFold } from '../data/emergency.js';
 import type { StateMerge, TelemetryRepo } from '../data/telemetry.js';
 import { decodeUp, type IngestItem, type Problem } from './decode.js';
 import { playFoldOf } from './plays.js';
@@ -27,6 +30,8 @@ export interface TelemetryIngestOptions {
   maxEventsPerMessage?: number;
   /** Called after commit for each newly stored event (never for resends), e.g. to react to `manifest.accepted`. */
   onEvent?: (event: DeviceEvent, receivedAt: number) => void;
+  /** Where `emergency.ack` events are folded, in the same transaction (issue 6). */
+  acks?: { foldAck(deviceId: string, ack: EmergencyAck, receivedAt: number): AckFold };
 }
 
 export interface FlushStats {
@@ -48,9 +53,14 @@ export interface IngestCounters {
   unknownDevice: number;
   dropped: number;
   failed: number;
+  /** Emergency acks folded into their order's progress. */
+  acksStored: number;
+  /** Emergency acks not folded: malformed data, an unknown order, or a device the order did not target. */
+  acksIgnored: number;
 }
 
 type Result = 'stored' | 'duplicate' | 'malformed' | 'mismatched' | 'unknown_device' | 'dropped' | 'failed';
+const ackCheck = checker(EmergencyAck, 'LOA_ERR_MQTT_PAYLOAD');
 const KIND_LABEL = { status: 'status', telemetry: 'telemetry', event: 'events' } as const;
 interface Fresh {
   event: DeviceEvent;
@@ -83,11 +93,12 @@ class LogThrottle {
 /**
  * Telemetry ingest (DESIGN §3/§5): subscribes to every device's `up/` topics through the Bus, validates each
  * message, and writes in batches, one transaction per flush, into telemetry, device_events (once per
- * (device, seq)), plays (folded from play events) and device_state. Bad input is counted and logged with
- * LOA_ERR_MQTT_PAYLOAD and never stops it; messages from unknown devices are dropped and counted.
+ * (device, seq)), plays (folded from play events), emergency acks (issue 6) and device_state. Bad input is
+ * counted and logged with LOA_ERR_MQTT_PAYLOAD and never stops it; messages from unknown devices are dropped
+ * and counted.
  */
 export class TelemetryIngest {
-  readonly counters: IngestCounters = { messages: 0, stored: 0, duplicates: 0, malformed: 0, mismatched: 0, unknownDevice: 0, dropped: 0, failed: 0 };
+  readonly counters: IngestCounters = { messages: 0, stored: 0, duplicates: 0, malformed: 0, mismatched: 0, unknownDevice: 0, dropped: 0, failed: 0, acksStored: 0, acksIgnored: 0 };
   private queue: IngestItem[] = [];
   private unsubscribe: Unsubscribe | null = null;
   private abort = new AbortController();
@@ -96,7 +107,7 @@ export class TelemetryIngest {
   private flushing = false;
   private readonly listeners = new Set<(s: FlushStats) => void>();
   private readonly throttle = new LogThrottle();
-  private metrics: { items: Counter<'kind' | 'result'>; flush: Histogram; queue: Gauge } | null = null;
+  private metrics: { items: Counter<'kind' | 'result'>; acks: Counter<'result'>; flush: Histogram; queue: Gauge } | null = null;
 
   constructor(private readonly options: TelemetryIngestOptions) {}
 
@@ -120,6 +131,7 @@ export class TelemetryIngest {
     if (r && !this.metrics) {
       this.metrics = {
         items: new Counter({ name: 'loa_ingest_items_total', help: 'Device statuses, telemetry samples and events seen by ingest, by kind and result', labelNames: ['kind', 'result'], registers: [r] }),
+        acks: new Counter({ name: 'loa_ingest_emergency_acks_total', help: 'Emergency acks by result: stored, malformed, unknown_order, not_targeted', labelNames: ['result'], registers: [r] }),
         flush: new Histogram({ name: 'loa_ingest_flush_seconds', help: 'Time to write one batch', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [r] }),
         queue: new Gauge({ name: 'loa_ingest_queue_items', help: 'Items waiting for the next flush', registers: [r] }),
       };
@@ -219,7 +231,13 @@ export class TelemetryIngest {
     stats.ms = performance.now() - t0;
     for (const [k, n] of tally) {
       const [kind, result] = k.split('|') as [string, string];
-      this.metrics?.items.inc({ kind, result }, n);
+      if (kind === 'ack') {
+        this.metrics?.acks.inc({ result }, n);
+        if (result === 'stored') this.counters.acksStored += n;
+        else this.counters.acksIgnored += n;
+      } else {
+        this.metrics?.items.inc({ kind, result }, n);
+      }
     }
     this.metrics?.flush.observe(stats.ms / 1000);
     this.metrics?.queue.set(this.queue.length);
@@ -331,6 +349,10 @@ export class TelemetryIngest {
           }
           const fold = playFoldOf(e, item.receivedAt);
           if (fold) repo.foldPlay(fold);
+          if (e.type === 'emergency.ack' && this.options.acks) {
+            const r = ackCheck.is(e.data) ? this.options.acks.foldAck(id, e.data, item.receivedAt) : 'malformed';
+            tally.set(`ack|${r}`, (tally.get(`ack|${r}`) ?? 0) + 1); // their own metric (below), not an item kind
+          }
           break;
         }
       }

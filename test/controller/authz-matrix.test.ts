@@ -30,11 +30,11 @@ const PASSWORD = 'matrix-password-1';
 const PERMLESS = new Set(['POST /api/v1/auth/logout', 'GET /api/v1/auth/me']);
 
 // The specification, written out independently of controller/auth/policy.ts so that a change there shows here.
-const READ: Permission[] = ['zone.read', 'device.read', 'media.read', 'program.read', 'schedule.read', 'report.read'];
+const READ: Permission[] = ['zone.read', 'device.read', 'media.read', 'program.read', 'schedule.read', 'report.read', 'emergency.read'];
 const EXPECTED: Record<string, readonly Permission[]> = {
-  admin: [...READ, 'zone.write', 'user.read', 'user.write', 'device.write', 'media.write', 'program.write', 'schedule.write', 'approve', 'audit.read'],
-  approver: [...READ, 'media.write', 'program.write', 'schedule.write', 'approve'],
-  operator: [...READ, 'media.write', 'program.write', 'schedule.write'],
+  admin: [...READ, 'zone.write', 'user.read', 'user.write', 'device.write', 'media.write', 'program.write', 'schedule.write', 'approve', 'audit.read', 'emergency.send'],
+  approver: [...READ, 'media.write', 'program.write', 'schedule.write', 'approve', 'emergency.send'],
+  operator: [...READ, 'media.write', 'program.write', 'schedule.write', 'emergency.send'],
   technician: [...READ, 'device.write'],
   viewer: READ,
 };
@@ -100,6 +100,18 @@ describe('authorization matrix', () => {
       t.controller.data.pairing.create({ id, locator, secretHash: pairingSecretHash(id, secret), publicKey: key.publicKey, keyid: key.keyid, hardwareProfile: null, agentVersion: null, hardware: {}, ip: null, expiresAt: Date.now() + 600_000 }, Date.now());
       return `${(locator + secret).slice(0, 4)}-${(locator + secret).slice(4)}`;
     },
+    /** An emergency order of another user on the side's cluster: waiting for approval, or sent to one device there. */
+    emergency: (s: Side, status: 'pending' | 'active'): string => {
+      const d = t.controller.data;
+      const now = Date.now();
+      const m = mk.media(s);
+      const device = mk.device(s);
+      const sent = status === 'active' ? { signed: { seq: d.emergency.nextSeq(now), issuedAt: now, expiresAt: now + 3_600_000, body: '{}' }, deviceIds: [device] } : undefined;
+      return d.emergency.create({
+        id: uniq(`emg-${s}-`), zoneId: `${s}-C1`, title: 'Khẩn cấp', zones: [`${s}-C1`], devices: [], content: { kind: 'media', sha256: m.sha256, size: 10, durationMs: 1000 },
+        mediaId: m.id, repeat: 1, volume: null, startAt: null, ttlMs: 3_600_000, expiresAt: now + 3_600_000, createdBy: 'x',
+      }, now, sent).id;
+    },
     user: (s: Side): string => {
       const id = uniq('usr-');
       t.controller.data.users.create({ id, username: id, displayName: id, passwordHash: 'x' }, Date.now());
@@ -131,6 +143,7 @@ describe('authorization matrix', () => {
     'GET /api/v1/devices': (s) => ({ method: 'GET', url: `/api/v1/devices?zoneId=${s}` }),
     'GET /api/v1/devices/:id': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}` }),
     'POST /api/v1/devices': (s) => ({ method: 'POST', url: '/api/v1/devices', body: { zoneId: `${s}-C1`, name: 'Loa mới' } }),
+    'POST /api/v1/devices/import': (s) => ({ method: 'POST', url: '/api/v1/devices/import', body: { devices: [{ id: uniq('imp-dev-'), zoneId: `${s}-C1`, name: 'Loa nhập', publicKey: generateKeyPair().publicKey }] } }),
     'PATCH /api/v1/devices/:id': (s) => ({ method: 'PATCH', url: `/api/v1/devices/${mk.device(s)}`, body: { name: 'Đổi' } }),
     'POST /api/v1/devices/:id/enrollment-token': (s) => ({ method: 'POST', url: `/api/v1/devices/${mk.device(s)}/enrollment-token`, body: {} }),
     'POST /api/v1/devices/:id/revoke': (s) => ({ method: 'POST', url: `/api/v1/devices/${mk.device(s)}/revoke`, body: {} }),
@@ -167,6 +180,16 @@ describe('authorization matrix', () => {
     // Not zone-scoped: it needs trust.reload over every top-level zone, which no user here holds (they are on
     // commune X1). test/controller/trust.test.ts checks it: province admin yes; commune admin, operator, no.
     'POST /api/v1/trust/reload': () => null,
+    // issue 6: emergency orders (emergency.send: admins and operators, over every target; emergency.read: every role)
+    'POST /api/v1/emergency/preview': (s) => ({ method: 'POST', url: '/api/v1/emergency/preview', body: { zones: [`${s}-C1`] } }),
+    'POST /api/v1/emergency': (s) => {
+      mk.device(s);
+      return { method: 'POST', url: '/api/v1/emergency', body: { title: 'Cảnh báo bão', zones: [`${s}-C1`], content: { kind: 'media', mediaId: mk.media(s).id }, confirm: `Cụm ${s}` } };
+    },
+    'POST /api/v1/emergency/:id/approve': (s) => ({ method: 'POST', url: `/api/v1/emergency/${mk.emergency(s, 'pending')}/approve`, body: {} }),
+    'POST /api/v1/emergency/:id/cancel': (s) => ({ method: 'POST', url: `/api/v1/emergency/${mk.emergency(s, 'active')}/cancel`, body: {} }),
+    'GET /api/v1/emergency': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/emergency' } : null),
+    'GET /api/v1/emergency/:id': (s) => ({ method: 'GET', url: `/api/v1/emergency/${mk.emergency(s, 'active')}?devices=1` }),
   };
   for (const kind of ['programs', 'schedules'] as const) {
     for (const a of ['submit', 'approve', 'reject', 'archive', 'reopen']) FIXTURES[`POST /api/v1/${kind}/:id/${a}`] = workflow(kind, a);
