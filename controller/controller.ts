@@ -71,6 +71,12 @@ export class Controller {
     return this.routeTable;
   }
 
+  /** The controller's MQTT side (embedded or external broker): what it publishes to devices goes through here. */
+  get messageBus(): Bus {
+    if (!this.bus) throw new Error('controller not started');
+    return this.bus;
+  }
+
   get manifestCompiler(): ManifestCompiler {
     if (!this.compiler) throw new Error('controller not started');
     return this.compiler;

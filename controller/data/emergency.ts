@@ -82,8 +82,8 @@ export interface TargetDevice {
 }
 
 /**
- * Progress of an order over its targeted devices. Each device counts once, by its furthest ack (received <
- * started < finished/failed/rejected/cancelled, the latest of those); a device with no ack yet is `offline`
+ * Progress of an order over its targeted devices. Each device counts once, by its furthest ack
+ * (rejected < received < started < finished/failed/cancelled, the latest of those); a device with no ack yet is `offline`
  * when its device state is offline, else `pending`. The buckets add up to `targeted`.
  */
 export interface EmergencyProgress {
@@ -112,6 +112,8 @@ export interface EmergencyDeviceRow {
   acks: Partial<Record<AckState, number>>;
   code: string | null;
   reason: string | null;
+  /** The latest refusal (a replay, an expired copy …), also when the device counts as finished. */
+  rejection: { code: string | null; reason: string | null; at: number } | null;
 }
 
 export type AckFold = 'stored' | 'unknown_order' | 'not_targeted';
@@ -139,8 +141,10 @@ const toOrder = (r: Row): EmergencyOrderRecord => ({
 });
 
 /** received < started < the end states: a device's furthest ack gives its bucket (SQL below says the same). */
-const RANK: Record<AckState, number> = { received: 1, started: 2, finished: 3, failed: 3, rejected: 3, cancelled: 3 };
-const RANK_SQL = "CASE a.state WHEN 'received' THEN 1 WHEN 'started' THEN 2 ELSE 3 END";
+// A refusal ranks lowest: a device that played an order and later refused a replay of it still counts as
+// finished (the refusal is kept in its row as `rejection`); one that only ever refused it counts as rejected.
+const RANK: Record<AckState, number> = { rejected: 1, received: 2, started: 3, finished: 4, failed: 4, cancelled: 4 };
+const RANK_SQL = "CASE a.state WHEN 'rejected' THEN 1 WHEN 'received' THEN 2 WHEN 'started' THEN 3 ELSE 4 END";
 
 /**
  * Emergency orders (issue 6): the orders with their history and signed bodies, the devices each reached
@@ -302,11 +306,12 @@ export class EmergencyRepo {
     for (const r of this.rowsStmt.all(orderId, orderId, after, limit)) {
       let row = out.get(r.device_id);
       if (!row) {
-        row = { deviceId: r.device_id, name: r.name, zoneId: r.zone_id, online: r.online === 1, lastSeen: r.last_seen, state: r.online === 1 ? 'pending' : 'offline', acks: {}, code: null, reason: null, rank: 0, endAt: -1 };
+        row = { deviceId: r.device_id, name: r.name, zoneId: r.zone_id, online: r.online === 1, lastSeen: r.last_seen, state: r.online === 1 ? 'pending' : 'offline', acks: {}, code: null, reason: null, rejection: null, rank: 0, endAt: -1 };
         out.set(r.device_id, row);
       }
       if (!r.state || r.at === null) continue;
       row.acks[r.state] = r.at;
+      if (r.state === 'rejected' && (!row.rejection || r.at >= row.rejection.at)) row.rejection = { code: r.code, reason: r.reason, at: r.at };
       const rank = RANK[r.state];
       if (rank > row.rank || (rank === row.rank && r.at >= row.endAt)) {
         row.rank = rank;
