@@ -1,36 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { ApiClient } from '../../scripts/lib/api-client.js';
-import { killOnExit } from '../support/socat.js';
+import { loaOk, SIM_PROFILE, startLoa, stopAll } from '../support/loa-cli.js';
 import { eventually } from '../support/wait.js';
 
-const LOA = join(process.cwd(), 'bin', 'loa.js');
-const PROFILE = join(process.cwd(), 'hardware-profiles', 'sim-file-sink.json');
 const localStamp = (ms: number): string => new Date(ms + 7 * 3_600_000).toISOString().slice(0, 19);
-
-function loa(args: string[], env: Record<string, string> = {}): string {
-  const r = spawnSync(process.execPath, [LOA, ...args], { encoding: 'utf8', env: { ...process.env, LOA_LOG_LEVEL: 'silent', ...env } });
-  assert.equal(r.status, 0, `loa ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Starts a `loa` process and resolves with the JSON of its first stdout line ({ready: true, …}). */
-function start(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
-  const child = spawn(process.execPath, [LOA, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOA_LOG_LEVEL: 'warn', ...env } });
-  killOnExit(child);
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout });
-    rl.once('line', (line) => resolve({ child, ready: JSON.parse(line) as Record<string, unknown> }));
-    child.once('exit', (code) => reject(new Error(`loa ${args[0]} exited with ${String(code)}: ${stderr}`)));
-  });
-}
+const loa = loaOk;
+const start = startLoa;
+const PROFILE = SIM_PROFILE;
 
 test('end to end with real processes: zone, enrollment, upload, schedule → manifest within 2 s, media downloaded, played on time, proof-of-play in the API', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'loa-e2e-'));
@@ -103,11 +84,7 @@ test('end to end with real processes: zone, enrollment, upload, schedule → man
     const report = await api.get<{ scheduled: number; completed: number }>(`/api/v1/reports/scheduled-vs-played?zoneId=X01&from=${from}&to=${to}`);
     assert.deepEqual([report.scheduled, report.completed], [1, 1]);
   } finally {
-    for (const c of children.reverse()) {
-      const exited = new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)));
-      c.kill('SIGTERM');
-      await exited;
-    }
+    await stopAll(children);
     rmSync(dir, { recursive: true, force: true });
   }
 });

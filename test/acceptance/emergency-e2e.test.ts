@@ -1,49 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { ApiClient } from '../../scripts/lib/api-client.js';
 import type { PlayRecord } from '../../agent/player/file-sink.js';
-import { killOnExit } from '../support/socat.js';
+import { loaOk, loaOkAsync, SIM_PROFILE, startLoa, stopAll } from '../support/loa-cli.js';
 import { eventually } from '../support/wait.js';
 
-const LOA = join(process.cwd(), 'bin', 'loa.js');
-const PROFILE = join(process.cwd(), 'hardware-profiles', 'sim-file-sink.json');
 const localStamp = (ms: number): string => new Date(ms + 7 * 3_600_000).toISOString().slice(0, 19);
 const DEVICES = ['loa-em-1', 'loa-em-2', 'loa-em-3'];
-
-function loa(args: string[], env: Record<string, string> = {}): string {
-  const r = spawnSync(process.execPath, [LOA, ...args], { encoding: 'utf8', env: { ...process.env, LOA_LOG_LEVEL: 'silent', ...env } });
-  assert.equal(r.status, 0, `loa ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Like loa(), without blocking this process (which may host the controller the command talks to). */
-function loaAsync(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LOA, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOA_LOG_LEVEL: 'silent' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`loa ${args.join(' ')} failed (${String(code)}): ${err}`))));
-  });
-}
-
-function start(args: string[]): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
-  const child = spawn(process.execPath, [LOA, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOA_LOG_LEVEL: 'warn' } });
-  killOnExit(child);
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout });
-    rl.once('line', (line) => resolve({ child, ready: JSON.parse(line) as Record<string, unknown> }));
-    child.once('exit', (code) => reject(new Error(`loa ${args[0]} exited with ${String(code)}: ${stderr}`)));
-  });
-}
+const loa = loaOk;
+const loaAsync = loaOkAsync;
+const start = startLoa;
+const PROFILE = SIM_PROFILE;
 
 const playsOf = (agentDir: string): PlayRecord[] => {
   const f = join(agentDir, 'sink', 'plays.jsonl');
@@ -136,11 +107,7 @@ test('emergency end to end with three real agents: a TTS order preempts the sche
       assert.ok(Math.abs(resumed!.offsetMs - cut!.playedMs) <= 1000, `resumed at ${resumed!.offsetMs} ms after ${cut!.playedMs} ms played`);
     }
   } finally {
-    for (const c of children.reverse()) {
-      const exited = new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)));
-      c.kill('SIGTERM');
-      await exited;
-    }
+    await stopAll(children);
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -191,11 +158,7 @@ test('a replayed order (same bytes, same nonce) and an expired order reach a rea
     // It played once and only once.
     assert.equal(playsOf(dir).filter((p) => p.sha256 === media.sha256).length, 1);
   } finally {
-    for (const c of children) {
-      const exited = new Promise((res) => (c.exitCode !== null ? res(null) : c.once('exit', res)));
-      c.kill('SIGTERM');
-      await exited;
-    }
+    await stopAll(children);
     await t.close();
     rmSync(dir, { recursive: true, force: true });
   }

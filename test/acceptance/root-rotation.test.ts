@@ -1,41 +1,24 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { SignedRoot } from '../../shared/schemas/root.js';
 import { ApiClient } from '../../scripts/lib/api-client.js';
-import { killOnExit } from '../support/socat.js';
+import { loaOk, runLoa, SIM_PROFILE, startLoa, stopAll } from '../support/loa-cli.js';
 import { baseManifest } from '../support/trust.js';
 import { eventually } from '../support/wait.js';
 
-const LOA = join(process.cwd(), 'bin', 'loa.js');
-const PROFILE = join(process.cwd(), 'hardware-profiles', 'sim-file-sink.json');
+const PROFILE = SIM_PROFILE;
 const PASS = 'mật khẩu của tỉnh 2026';
 
-function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [LOA, ...args], { encoding: 'utf8', env: { ...process.env, LOA_LOG_LEVEL: 'silent', ...env } });
-}
+const run = runLoa;
 function loa(args: string[], env: Record<string, string> = {}): Record<string, unknown> {
-  const r = run(args, env);
-  assert.equal(r.status, 0, `loa ${args.join(' ')} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  return JSON.parse(loaOk(args, env).trim().split('\n').pop()!) as Record<string, unknown>;
 }
-
-function start(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
-  const child = spawn(process.execPath, [LOA, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOA_LOG_LEVEL: 'warn', ...env } });
-  killOnExit(child);
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout });
-    rl.once('line', (line) => resolve({ child, ready: JSON.parse(line) as Record<string, unknown> }));
-    child.once('exit', (code) => reject(new Error(`loa ${args[0]} exited with ${String(code)}: ${stderr}`)));
-  });
-}
+const start = startLoa;
 
 /** What the operator copies from the offline ceremony folder to the controller: never the root keys. */
 function copyToController(ceremony: string, ctlKeys: string): void {
@@ -126,11 +109,7 @@ test('root rotation with real processes: rotate-online --revoke-old and rotate-r
     const chain = JSON.parse(readFileSync(exported, 'utf8')) as unknown[];
     for (const [i, env1] of chain.entries()) assert.deepEqual(await api.get(`/api/v1/trust/root/${i + 1}`), env1);
   } finally {
-    for (const c of children.reverse()) {
-      const exited = new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)));
-      c.kill('SIGTERM');
-      await exited;
-    }
+    await stopAll(children);
     rmSync(dir, { recursive: true, force: true });
   }
 });
