@@ -14,12 +14,13 @@ import { measureOutbox, type OutboxResult } from './measure-outbox.js';
 import { measureTimeline, type TimelineResult } from './measure-timeline.js';
 import { measureController, type ControllerBenchResult } from './measure-controller.js';
 import { measureIngest, type IngestBenchResult } from './measure-ingest.js';
+import { measureFanout, type FanoutBenchResult } from './measure-fanout.js';
 import { Resources } from './proc.js';
 import { fmtMb, fmtMs, fmtRate, fmtRatio, ratio, renderTable, round } from './stats.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MB = 1024 * 1024;
-const TARGETS = { idleRssBytes: 60 * MB, coldStartMs: 1500, jitterP99Ms: 50, ingestPerSecond: 20_000, compile10kMs: 5000, listP99Ms: 100 } as const;
+const TARGETS = { idleRssBytes: 60 * MB, coldStartMs: 1500, jitterP99Ms: 50, ingestPerSecond: 20_000, compile10kMs: 5000, listP99Ms: 100, emergency10kMs: 2000, emergencyVsFanout: 1.5 } as const;
 
 type Row = [measure: string, figure: string, baseline: string, ratio: string, target: string, ok: string];
 
@@ -101,6 +102,19 @@ function controllerRows(r: Outcome<ControllerBenchResult>): Row[] {
   ];
 }
 
+function fanoutRows(r: Outcome<FanoutBenchResult>): Row[] {
+  if (!r.value) return [['emergency: API call → 99% started acks, 10,000 devices', `error: ${r.error ?? 'unknown'}`, '—', '—', '≤ 2 s', 'error']];
+  const v = r.value;
+  const n = v.devices.toLocaleString('en-US');
+  if (v.limitation) return [[`emergency: API call → 99% started acks, ${n} devices`, `not measured: ${v.limitation}`, '—', '—', '≤ 2 s', 'n/a']];
+  const base = `bare QoS1 fan-out + reply → 99% ${fmtMs(v.baselineMs)}`;
+  return [
+    [`emergency: API call → 99% started acks, ${n} devices (median of ${v.rounds.length})`, fmtMs(v.emergencyMs), base, fmtRatio(v.ratio), '≤ 2 s', okMark(v.emergencyMs <= TARGETS.emergency10kMs)],
+    [`emergency vs bare fan-out, same ${n} devices, same run`, fmtRatio(v.ratio), base, '—', '≤ 1.5×', okMark(v.ratio <= TARGETS.emergencyVsFanout)],
+    [`${n} simulated devices connect (${v.workers} worker processes, this machine)`, v.connectMs === null ? '—' : `${(v.connectMs / 1000).toFixed(0)} s`, '—', '—', '—', '—'],
+  ];
+}
+
 function machine(): Record<string, unknown> {
   const cpus = os.cpus();
   return {
@@ -124,20 +138,21 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   progress(`[bench] loaphuong benchmark (agent and controller), node ${process.version}, ${os.cpus().length} CPU(s)\n`);
 
-  const fixture = await step('0/7 receiver fixture: keys, loa agent init + import', 'CLI', () => makeAgentFixture(ROOT, res.tempDir('agent')), (f) => f.dataDir);
+  const fixture = await step('0/8 receiver fixture: keys, loa agent init + import', 'CLI', () => makeAgentFixture(ROOT, res.tempDir('agent')), (f) => f.dataDir);
   const noFixture = (): never => {
     throw new Error(`no agent fixture: ${fixture.error ?? 'unknown'}`);
   };
-  const rss = await step('1/7 agent idle RSS', '~10 s', () => (fixture.value ? measureIdleRss(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMb(v.agentRss)} vs ${fmtMb(v.baselineRss)}`);
-  const cold = await step('2/7 cold start to ready', '5+5 runs', () => (fixture.value ? measureColdStart(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMs(v.agentMedianMs)} vs ${fmtMs(v.baselineMedianMs)}`);
-  const jitter = await step('3/7 start-time jitter', '~45 s of real time', () => measureJitter(res), (v) => `p50 ${fmtMs(v.p50)} p99 ${fmtMs(v.p99)} max ${fmtMs(v.max)} n=${v.n}`);
-  const timeline = await step('4/7 timeline 1,000 entries × 30 days', '5 runs', () => measureTimeline(), (v) => `${fmtMs(v.medianMs)} for ${v.occurrences} occurrences`);
-  const outbox = await step('5/7 outbox insert rate FULL vs NORMAL', '2×2,000 inserts', () => measureOutbox(res), (v) => `${fmtRate(v.full.perSecond)} vs ${fmtRate(v.normal.perSecond)}`);
-  const ingest = await step('6/7 telemetry ingest through the embedded broker', '~30 s', () => measureIngest(res), (v) => `${fmtRate(v.e2e.perSecond)} vs ${fmtRate(v.baseline.perSecond)}`);
-  const ctl = await step('7/7 controller: compile 10,000 manifests, device-list latency', '~40 s', () => measureController(res), (v) => `compile ${fmtMs(v.compile.ms)}, list p99 ${fmtMs(v.list.pageP99Ms)}`);
+  const rss = await step('1/8 agent idle RSS', '~10 s', () => (fixture.value ? measureIdleRss(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMb(v.agentRss)} vs ${fmtMb(v.baselineRss)}`);
+  const cold = await step('2/8 cold start to ready', '5+5 runs', () => (fixture.value ? measureColdStart(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMs(v.agentMedianMs)} vs ${fmtMs(v.baselineMedianMs)}`);
+  const jitter = await step('3/8 start-time jitter', '~45 s of real time', () => measureJitter(res), (v) => `p50 ${fmtMs(v.p50)} p99 ${fmtMs(v.p99)} max ${fmtMs(v.max)} n=${v.n}`);
+  const timeline = await step('4/8 timeline 1,000 entries × 30 days', '5 runs', () => measureTimeline(), (v) => `${fmtMs(v.medianMs)} for ${v.occurrences} occurrences`);
+  const outbox = await step('5/8 outbox insert rate FULL vs NORMAL', '2×2,000 inserts', () => measureOutbox(res), (v) => `${fmtRate(v.full.perSecond)} vs ${fmtRate(v.normal.perSecond)}`);
+  const ingest = await step('6/8 telemetry ingest through the embedded broker', '~30 s', () => measureIngest(res), (v) => `${fmtRate(v.e2e.perSecond)} vs ${fmtRate(v.baseline.perSecond)}`);
+  const ctl = await step('7/8 controller: compile 10,000 manifests, device-list latency', '~40 s', () => measureController(res), (v) => `compile ${fmtMs(v.compile.ms)}, list p99 ${fmtMs(v.list.pageP99Ms)}`);
+  const fanout = await step('8/8 emergency fan-out to 10,000 simulated devices vs bare MQTT fan-out', '~6 min', () => measureFanout(res), (v) => (v.limitation ? `not measured: ${v.limitation}` : `emergency ${fmtMs(v.emergencyMs)} vs bare ${fmtMs(v.baselineMs)} (${fmtRatio(v.ratio)})`));
   res.cleanupSync();
 
-  const rows: Row[] = [...rssRows(rss), ...coldRows(cold), ...jitterRows(jitter), ...timelineRows(timeline), ...outboxRows(outbox), ...ingestRows(ingest), ...controllerRows(ctl)];
+  const rows: Row[] = [...rssRows(rss), ...coldRows(cold), ...jitterRows(jitter), ...timelineRows(timeline), ...outboxRows(outbox), ...ingestRows(ingest), ...controllerRows(ctl), ...fanoutRows(fanout)];
   const table = renderTable(['measure', 'figure', 'baseline (same run)', 'ratio', 'target', 'ok?'], rows);
   console.log(table);
 
@@ -154,6 +169,7 @@ async function main(): Promise<number> {
       outbox,
       ingest: { ...ingest, pass: ingest.value ? ingest.value.e2e.perSecond >= TARGETS.ingestPerSecond : null },
       controller: { ...ctl, pass: ctl.value ? ctl.value.compile.ms <= TARGETS.compile10kMs && ctl.value.list.pageP99Ms <= TARGETS.listP99Ms : null },
+      fanout: { ...fanout, pass: fanout.value && !fanout.value.limitation ? fanout.value.emergencyMs <= TARGETS.emergency10kMs && fanout.value.ratio <= TARGETS.emergencyVsFanout : null },
     },
     table: rows,
   };
@@ -162,7 +178,7 @@ async function main(): Promise<number> {
   const file = join(dir, `agent-${startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   progress(`[bench] ${totalSeconds.toFixed(1)} s in all; raw figures in ${file}\n`);
-  const failed = [fixture, rss, cold, jitter, timeline, outbox, ingest, ctl].some((o) => o.error !== undefined);
+  const failed = [fixture, rss, cold, jitter, timeline, outbox, ingest, ctl, fanout].some((o) => o.error !== undefined);
   return failed ? 1 : 0;
 }
 

@@ -4,6 +4,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import { LoaError } from '../shared/errors.js';
 import { checker, parseJsonText } from '../shared/validate.js';
 
+// CAP 1.2 <severity> and <urgency> values (the same lists as controller/cap/parse.ts).
+const CAP_SEVERITIES = ['Extreme', 'Severe', 'Moderate', 'Minor', 'Unknown'] as const;
+const CAP_URGENCIES = ['Immediate', 'Expected', 'Future', 'Past', 'Unknown'] as const;
+
 const port = (def: number | undefined, description: string) => Type.Integer({ minimum: 0, maximum: 65535, ...(def === undefined ? {} : { default: def }), description });
 
 /** The controller configuration (DESIGN §6): a JSON file, then environment variables on top, then checked. */
@@ -84,6 +88,40 @@ export const ControllerConfig = Type.Object(
         approvalZones: Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' }), {
           maxItems: 1000, default: [], description: 'Two-person rule: an emergency order touching one of these zone subtrees waits for a second user to approve it',
         }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    cap: Type.Object(
+      {
+        enabledAuto: Type.Boolean({
+          default: false,
+          description: 'Start CAP alerts of the auto-start severities and urgencies at once, without an operator. Off by default: automatic start must be switched on deliberately; otherwise every matching alert waits for approval',
+        }),
+        autoStartSeverities: Type.Array(Type.Union(CAP_SEVERITIES.map((v) => Type.Literal(v))), {
+          uniqueItems: true, maxItems: CAP_SEVERITIES.length, default: ['Extreme'], description: 'CAP severities that start at once (with enabledAuto and an auto-start urgency)',
+        }),
+        autoStartUrgencies: Type.Array(Type.Union(CAP_URGENCIES.map((v) => Type.Literal(v))), {
+          uniqueItems: true, maxItems: CAP_URGENCIES.length, default: ['Immediate'], description: 'CAP urgencies that start at once (with enabledAuto and an auto-start severity)',
+        }),
+        geocodeNames: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+          maxItems: 20, default: ['VN-ADMIN', 'MA_DVHC', 'ISO3166-2'], description: 'CAP geocode valueNames whose values are administrative codes, matched against the zones\' codes',
+        }),
+        defaultTtlMinutes: Type.Integer({ minimum: 1, maximum: 1440, default: 60, description: 'Lifetime of an order made from an alert without <expires> (an alert\'s own expiry is capped at 24 h)' }),
+        repeat: Type.Integer({ minimum: 1, maximum: 20, default: 1, description: 'How many times receivers play an order made from a CAP alert' }),
+        feeds: Type.Array(
+          Type.Object(
+            {
+              url: Type.String({ pattern: '^https?://', maxLength: 2048, description: 'An Atom or RSS index of CAP alerts, or a single CAP document' }),
+              intervalSeconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 60, description: 'Polling interval (ETag / If-Modified-Since make an unchanged feed cheap)' }),
+              actAs: Type.String({ minLength: 1, maxLength: 100, description: 'Username whose zones and rights the feed\'s alerts are handled with (audited as that user)' }),
+              allowedHosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+                maxItems: 20, description: 'Hosts the index may link CAP documents on (default: the feed\'s own host only)',
+              })),
+            },
+            { additionalProperties: false },
+          ),
+          { maxItems: 50, default: [], description: 'CAP feeds polled by the controller; each new alert goes the way of POST /api/v1/cap' },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

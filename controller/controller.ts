@@ -17,6 +17,9 @@ import type { AppContext } from './http/context.js';
 import type { FastifyInstance } from './http/fastify.js';
 import { emergencyKeyProblem, loadControllerKeys, type ControllerKeys, type TrustReloadResult } from './keys.js';
 import { emergencySigner, fanOut, type EmergencySigner } from './emergency/signer.js';
+import { EmergencyService } from './emergency/service.js';
+import { CapFeedPoller } from './cap/feed.js';
+import { CapIngest } from './cap/ingest.js';
 import { EspeakProvider } from './tts/espeak.js';
 import { HttpTtsProvider } from './tts/http.js';
 import { TtsService } from './tts/service.js';
@@ -53,6 +56,7 @@ export class Controller {
   private keys: ControllerKeys | null = null;
   private emergencyKey: EmergencySigner | null = null;
   private ctx: AppContext | null = null;
+  private capFeedPoller: CapFeedPoller | null = null;
   private reloading: Promise<unknown> = Promise.resolve();
   readonly clock: Clock;
   readonly log: Logger;
@@ -75,6 +79,17 @@ export class Controller {
   get messageBus(): Bus {
     if (!this.bus) throw new Error('controller not started');
     return this.bus;
+  }
+
+  /** The CAP feed poller (null without `cap.feeds`). */
+  get capFeeds(): CapFeedPoller | null {
+    return this.capFeedPoller;
+  }
+
+  /** Telemetry ingest (benchmarks hook its flushes). */
+  get telemetryIngest(): TelemetryIngest {
+    if (!this.ingest) throw new Error('controller not started');
+    return this.ingest;
   }
 
   get manifestCompiler(): ManifestCompiler {
@@ -171,6 +186,15 @@ export class Controller {
     await app.listen({ host: c.http.host, port: c.http.port });
     // Devices whose manifests near expiry, or that were never compiled, are brought up to date.
     this.compiler.markDirty(data.devices.allLiveIds());
+    if (c.cap.feeds.length > 0) {
+      const capIngest = new CapIngest(ctx, new EmergencyService(ctx));
+      this.capFeedPoller = new CapFeedPoller({
+        feeds: c.cap.feeds, clock: this.clock, log: this.log.child({ m: 'cap-feed' }),
+        ingest: (actor, xml, source) => capIngest.ingest(actor, xml, source),
+        userByName: (name) => { const u = data.users.credentials(name)?.user; return u && !u.disabled ? u : null; },
+      });
+      this.capFeedPoller.start();
+    }
     this.log.info({ http: this.httpUrl, mqtt: this.mqttUrl, broker: this.bus.kind, emergencyKey: keys.emergencyKeyId?.slice(0, 12) ?? null }, 'controller ready');
     if (!keys.emergencyKeyId) this.log.warn({ code: 'LOA_ERR_EMERGENCY_KEY_MISSING' }, `no emergency.key in ${keysDirOf(c)}: emergency orders are off until it is there and trust is reloaded`);
   }
@@ -245,6 +269,8 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    await this.capFeedPoller?.stop();
+    this.capFeedPoller = null;
     await this.http?.close();
     await this.compiler?.stop();
     this.retention?.stop();

@@ -2,9 +2,10 @@
 # Installs the Debian packages that loaphuong's agent and tests use, when they are missing.
 # ffmpeg (playback, transcoding), sox (audio checks), socat (pty pairs for the relay-board emulator),
 # espeak-ng (Vietnamese TTS), alsa-utils (aplay -L for ALSA device checks), mosquitto and mosquitto-clients
-# (the external-broker test; the service itself is not needed and the tests start their own on a free port).
+# (the external-broker test; the service itself is not needed and the tests start their own on a free port),
+# chromium (the live-microphone acceptance test drives it headless through playwright-core).
 set -euo pipefail
-pkgs=(ffmpeg sox socat espeak-ng alsa-utils mosquitto mosquitto-clients)
+pkgs=(ffmpeg sox socat espeak-ng alsa-utils mosquitto mosquitto-clients chromium)
 need=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -eq 0 ]; then echo "system packages: all present (${pkgs[*]})"; exit 0; fi

@@ -7,6 +7,7 @@ import { registerKeys } from './cli/keys.js';
 import { registerManifest } from './cli/manifest.js';
 import { registerProvision } from './cli/provision.js';
 import { registerSelftest } from './cli/selftest.js';
+import { registerSim } from './cli/sim.js';
 
 const program = new Command('loa')
   .description('loaphuong: open, secure, offline-first IP loudspeakers and public e-boards for grassroots information')
@@ -19,6 +20,7 @@ registerManifest(program);
 registerDemo(program);
 registerProvision(program);
 registerSelftest(program);
+registerSim(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (isLoaError(e)) {

@@ -50,10 +50,26 @@ export function publicKeyFromPrivatePem(pem: string): { publicKey: string; keyid
   }
 }
 
+/**
+ * Parsed public keys, most recently used last. Parsing is half the cost of a verification, and the same few
+ * keys sign everything a device checks (and the controller sees the same device keys on every reconnect).
+ */
+const KEY_CACHE_MAX = 4096;
+const keyCache = new Map<string, KeyObject>();
+
 function publicKeyObject(publicKeyB64: string): KeyObject {
+  const hit = keyCache.get(publicKeyB64);
+  if (hit) {
+    keyCache.delete(publicKeyB64);
+    keyCache.set(publicKeyB64, hit);
+    return hit;
+  }
   const raw = Buffer.from(publicKeyB64, 'base64');
   if (raw.length !== 32) throw new CryptoError('an Ed25519 public key has 32 bytes');
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!);
+  keyCache.set(publicKeyB64, key);
+  return key;
 }
 
 export function signBytes(privateKeyPem: string, data: Buffer): string {

@@ -148,6 +148,16 @@ export const ERRORS = {
   LOA_ERR_EMERGENCY_NO_TARGETS: { en: 'The emergency order reaches no receiver', vi: 'Lệnh khẩn cấp không tới được thiết bị thu nào' },
   LOA_ERR_EMERGENCY_STATE: { en: 'This step is not possible in the current state of the emergency order', vi: 'Không thể thực hiện bước này ở trạng thái hiện tại của lệnh khẩn cấp' },
   LOA_ERR_EMERGENCY_SAME_APPROVER: { en: 'Another person must approve this emergency order', vi: 'Lệnh khẩn cấp này phải do một người khác phê duyệt' },
+  // issue 6: CAP alerts as emergency orders (POST /api/v1/cap, CAP feeds)
+  LOA_ERR_CAP_FEED: { en: 'A CAP feed could not be fetched or read', vi: 'Không tải được hoặc không đọc được nguồn tin cảnh báo CAP' },
+  // issue 6: the device simulator (loa sim) and the fan-out benchmark
+  LOA_ERR_SIM_INPUT: { en: 'An option of the device simulator is missing or invalid', vi: 'Thiếu hoặc sai tham số của trình mô phỏng thiết bị' },
+  LOA_ERR_SIM_WORKER: { en: 'A simulator worker process failed or did not answer', vi: 'Một tiến trình của trình mô phỏng thiết bị bị lỗi hoặc không phản hồi' },
+  LOA_ERR_SIM_FD_LIMIT: { en: 'The open-file limit is too low for this many simulated connections', vi: 'Giới hạn số tệp mở quá thấp cho số kết nối mô phỏng này' },
+  // issue 6: live microphone broadcasts (controller/live)
+  LOA_ERR_LIVE_STATE: { en: 'This step is not possible in the current state of the live broadcast', vi: 'Không thể thực hiện bước này ở trạng thái hiện tại của buổi phát trực tiếp' },
+  LOA_ERR_LIVE_WEBRTC: { en: 'The microphone connection (WebRTC) could not be set up', vi: 'Không thiết lập được kết nối micrô (WebRTC)' },
+  LOA_ERR_LIVE_ENCODER: { en: 'The live audio encoder (ffmpeg) failed', vi: 'Bộ mã hóa âm thanh trực tiếp (ffmpeg) bị lỗi' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -149,7 +149,8 @@ export function occurrenceOf(o: EmergencyOrder, receivedAt: number): Occurrence 
   return {
     key: `${PREFIX}${o.orderId}@${new Date(start).toISOString()}`, entryId: `${PREFIX}${o.orderId}`, programId: `${PREFIX}${o.orderId}`,
     start, durationMs, priority: 'emergency', rank: PRIORITY_RANK.emergency, volume: o.volume ?? 100, outputs: o.outputs,
-    onPreempt: 'restart', maxDelayMs: Math.max(0, expires - start - durationMs), items,
+    // A live stream runs until the order expires, so it has no slack after it: it may start (late) any time before then.
+    onPreempt: 'restart', maxDelayMs: c.kind === 'live' ? Math.max(0, durationMs - 1000) : Math.max(0, expires - start - durationMs), items,
   };
 }
 

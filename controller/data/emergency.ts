@@ -17,6 +17,16 @@ export interface EmergencyHistoryEntry {
   devices?: number;
 }
 
+/** The CAP alert an order was made from (POST /api/v1/cap or a CAP feed). */
+export interface CapOrigin {
+  identifier: string;
+  sender: string;
+  /** The alert's <sent>, as written (ISO 8601 with its offset). */
+  sent: string;
+  /** The alert's <expires> (ms), when it has one: an approval never signs the order past it. */
+  expiresAt: number | null;
+}
+
 export interface EmergencyOrderRecord {
   id: string;
   /** The closest zone that holds every target: RBAC and lists. */
@@ -48,6 +58,8 @@ export interface EmergencyOrderRecord {
   updatedAt: number;
   cancelledAt: number | null;
   history: EmergencyHistoryEntry[];
+  /** The CAP alert behind the order; null for an order written by an operator. */
+  cap: CapOrigin | null;
 }
 
 export interface NewEmergencyOrder {
@@ -64,6 +76,7 @@ export interface NewEmergencyOrder {
   ttlMs: number;
   expiresAt: number;
   createdBy: string;
+  cap?: CapOrigin | null;
 }
 
 /** A signed order, as stored and published. */
@@ -122,13 +135,15 @@ interface Row {
   id: string; zone_id: string; title: string; zones: string; devices: string; content: string; media_id: string | null; repeat: number; volume: number | null;
   start_at: number | null; ttl_ms: number; seq: number | null; cancel_seq: number | null; issued_at: number | null; expires_at: number; status: EmergencyStatus;
   targeted: number; created_by: string; approved_by: string | null; cancelled_by: string | null; created_at: number; updated_at: number; cancelled_at: number | null; history: string;
+  cap_identifier: string | null; cap_sender: string | null; cap_sent: string | null; cap_expires_at: number | null;
 }
 interface ProgressRow { targeted: number; received: number | null; started: number | null; finished: number | null; failed: number | null; rejected: number | null; cancelled: number | null; offline: number | null; pending: number | null }
 interface DeviceAckRow { device_id: string; name: string; zone_id: string; online: number; last_seen: number | null; state: AckState | null; at: number | null; code: string | null; reason: string | null }
 
 // Every column but the signed bodies (read on their own, by signedBodies()).
 const COL_LIST = ['id', 'zone_id', 'title', 'zones', 'devices', 'content', 'media_id', 'repeat', 'volume', 'start_at', 'ttl_ms', 'seq', 'cancel_seq', 'issued_at',
-  'expires_at', 'status', 'targeted', 'created_by', 'approved_by', 'cancelled_by', 'created_at', 'updated_at', 'cancelled_at', 'history'];
+  'expires_at', 'status', 'targeted', 'created_by', 'approved_by', 'cancelled_by', 'created_at', 'updated_at', 'cancelled_at', 'history',
+  'cap_identifier', 'cap_sender', 'cap_sent', 'cap_expires_at'];
 const COLS = COL_LIST.join(', ');
 const O_COLS = COL_LIST.map((c) => `o.${c}`).join(', ');
 
@@ -138,6 +153,7 @@ const toOrder = (r: Row): EmergencyOrderRecord => ({
   seq: r.seq, cancelSeq: r.cancel_seq, issuedAt: r.issued_at, expiresAt: r.expires_at, status: r.status, targeted: r.targeted, createdBy: r.created_by,
   approvedBy: r.approved_by, cancelledBy: r.cancelled_by, createdAt: r.created_at, updatedAt: r.updated_at, cancelledAt: r.cancelled_at,
   history: JSON.parse(r.history) as EmergencyHistoryEntry[],
+  cap: r.cap_identifier !== null && r.cap_sender !== null ? { identifier: r.cap_identifier, sender: r.cap_sender, sent: r.cap_sent ?? '', expiresAt: r.cap_expires_at } : null,
 });
 
 /** received < started < the end states: a device's furthest ack gives its bucket (SQL below says the same). */
@@ -243,13 +259,29 @@ export class EmergencyRepo {
     const history: EmergencyHistoryEntry[] = [{ action: 'create', by: o.createdBy, at: now }];
     if (sent) history.push({ action: 'send', by: o.createdBy, at: now, seq: sent.signed.seq, devices: sent.deviceIds.length });
     this.db.prepare(`INSERT INTO emergency_orders (id, zone_id, title, zones, devices, content, media_id, repeat, volume, start_at, ttl_ms, seq, issued_at, expires_at,
-        status, targeted, created_by, created_at, updated_at, history, signed_body)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        status, targeted, created_by, created_at, updated_at, history, signed_body, cap_identifier, cap_sender, cap_sent, cap_expires_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(o.id, o.zoneId, o.title, JSON.stringify(o.zones), JSON.stringify(o.devices), JSON.stringify(o.content), o.mediaId, o.repeat, o.volume, o.startAt, o.ttlMs,
         sent?.signed.seq ?? null, sent?.signed.issuedAt ?? null, sent?.signed.expiresAt ?? o.expiresAt, sent ? 'active' : 'pending_approval', sent?.deviceIds.length ?? 0,
-        o.createdBy, now, now, JSON.stringify(history), sent?.signed.body ?? null);
+        o.createdBy, now, now, JSON.stringify(history), sent?.signed.body ?? null,
+        o.cap?.identifier ?? null, o.cap?.sender ?? null, o.cap?.sent ?? null, o.cap?.expiresAt ?? null);
     if (sent) this.setTargetsStmt.run(o.id, JSON.stringify(sent.deviceIds));
     return this.require(o.id);
+  }
+
+  /** Every order made from the CAP alert `sender`/`identifier`, oldest first. */
+  capOrders(sender: string, identifier: string): EmergencyOrderRecord[] {
+    return this.db.prepare<[string, string], Row>(`SELECT ${COLS} FROM emergency_orders WHERE cap_sender = ? AND cap_identifier = ? ORDER BY created_at, id`)
+      .all(sender, identifier).map(toOrder);
+  }
+
+  /**
+   * Where the live receivers (not revoked or decommissioned) with known coordinates stand, by zone: CAP polygons
+   * and circles reach a cluster through its devices.
+   */
+  devicePlaces(): { zoneId: string; lat: number; lon: number }[] {
+    return this.db.prepare<[], { zone_id: string; lat: number; lon: number }>(`SELECT DISTINCT zone_id, lat, lon FROM devices
+      WHERE lat IS NOT NULL AND lon IS NOT NULL AND revoked_at IS NULL AND decommissioned_at IS NULL`).all().map((r) => ({ zoneId: r.zone_id, lat: r.lat, lon: r.lon }));
   }
 
   /** A pending order approved by a second user: signed now, active, sent to `deviceIds`. */

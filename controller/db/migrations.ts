@@ -306,4 +306,12 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, target_hash)
   ) WITHOUT ROWID;
   `,
+  // 5: CAP alerts behind emergency orders (issue 6): which alert an order was made from
+  `
+  ALTER TABLE emergency_orders ADD COLUMN cap_identifier TEXT;      -- the alert's <identifier>
+  ALTER TABLE emergency_orders ADD COLUMN cap_sender TEXT;          -- the alert's <sender>
+  ALTER TABLE emergency_orders ADD COLUMN cap_sent TEXT;            -- the alert's <sent>, as written (ISO 8601 with its offset)
+  ALTER TABLE emergency_orders ADD COLUMN cap_expires_at INTEGER;   -- the alert's <expires> (ms); an approval never signs past it
+  CREATE INDEX emergency_orders_cap ON emergency_orders(cap_sender, cap_identifier) WHERE cap_identifier IS NOT NULL;
+  `,
 ];

@@ -18,7 +18,7 @@ function bearer(req: FastifyRequest): string | null {
 }
 
 /** Resolves the caller: a device (signed `loa1.` token) or a user session. Never logs the token. */
-function identify(ctx: AppContext, req: FastifyRequest): { user: User | null; deviceId: string | null } {
+export function identify(ctx: AppContext, req: FastifyRequest): { user: User | null; deviceId: string | null } {
   const token = bearer(req);
   if (!token) return { user: null, deviceId: null };
   if (token.startsWith('loa1.')) {

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../http/context.js';
+import { registerCap } from './cap.js';
 import { registerDevices } from './devices.js';
 import { registerEmergency } from './emergency.js';
 import { registerDeviceImport } from './devices-import.js';
 import { registerLifecycle } from './lifecycle.js';
+import { registerLive } from './live.js';
 import { registerPairing } from './pairing.js';
 import { registerPrograms } from './programs.js';
 import { registerReports } from './reports.js';
@@ -28,4 +30,6 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerReports(app, ctx);
   registerTrust(app, ctx);
   registerEmergency(app, ctx);
+  registerLive(app, ctx);
+  registerCap(app, ctx);
 }

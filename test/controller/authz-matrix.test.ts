@@ -128,6 +128,13 @@ describe('authorization matrix', () => {
     return { method: 'POST', url: `/api/v1/${kind}/${id}/${action}`, body: {} };
   };
   const wav = toneWav({ seconds: 1, hz: 440 });
+  /** A Severe (so never auto-started) CAP alert for the commune whose code is `code`. */
+  const capAlert = (identifier: string, code: string): string => `<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>${identifier}</identifier><sender>matrix@example.vn</sender>
+<sent>2026-11-23T10:00:00+07:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+<info><language>vi-VN</language><category>Met</category><event>Lũ</event><urgency>Expected</urgency><severity>Severe</severity><certainty>Likely</certainty>
+<headline>Cảnh báo lũ</headline><description>Nước sông lên.</description>
+<area><areaDesc>Xã</areaDesc><geocode><valueName>VN-ADMIN</valueName><value>${code}</value></geocode></area></info></alert>`;
 
   const FIXTURES: Record<string, Fixture> = {
     'GET /api/v1/zones': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/zones' } : null),
@@ -190,6 +197,16 @@ describe('authorization matrix', () => {
     'POST /api/v1/emergency/:id/cancel': (s) => ({ method: 'POST', url: `/api/v1/emergency/${mk.emergency(s, 'active')}/cancel`, body: {} }),
     'GET /api/v1/emergency': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/emergency' } : null),
     'GET /api/v1/emergency/:id': (s) => ({ method: 'GET', url: `/api/v1/emergency/${mk.emergency(s, 'active')}?devices=1` }),
+    // issue 6: live broadcasts (a session lives in memory: its routes check the role first, then answer 404 for an unknown one)
+    'POST /api/v1/live': (s) => ({ method: 'POST', url: '/api/v1/live', body: { title: 'Phát trực tiếp', zones: [`${s}-C1`], ttlMinutes: 5, confirm: `Cụm ${s}` } }),
+    'POST /api/v1/live/:id/offer': (s) => (s === 'X1' ? { method: 'POST', url: '/api/v1/live/liv-none/offer', body: { sdp: 'v=0 (no session)' } } : null),
+    'POST /api/v1/live/:id/end': (s) => (s === 'X1' ? { method: 'POST', url: '/api/v1/live/liv-none/end', body: {} } : null),
+    'GET /api/v1/live/:id': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/live/liv-none' } : null),
+    // issue 6: CAP alerts (emergency.send, over the zones the alert's areas reach: here the commune by its code)
+    'POST /api/v1/cap': (s) => {
+      mk.device(s);
+      return { method: 'POST', url: '/api/v1/cap', headers: { 'content-type': 'application/cap+xml' }, body: capAlert(uniq('MATRIX-'), s) };
+    },
   };
   for (const kind of ['programs', 'schedules'] as const) {
     for (const a of ['submit', 'approve', 'reject', 'archive', 'reopen']) FIXTURES[`POST /api/v1/${kind}/:id/${a}`] = workflow(kind, a);

@@ -129,3 +129,17 @@ test('audio that is missing with no controller to fetch it from is a failed ack,
   await h.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('a live order may start late: its stream item runs until the order expires, and it can start any time before then (issue 6 live)', async () => {
+  const { occurrenceOf } = await import('../../../agent/emergency/handler.js');
+  const issued = Date.parse('2026-11-23T08:00:00Z');
+  const order = {
+    _type: 'emergency', schemaVersion: 1, orderId: 'emg-live', action: 'start', seq: 1, nonce: 'a'.repeat(22), issuedAt: new Date(issued).toISOString(),
+    expiresAt: new Date(issued + 600_000).toISOString(), target: { zones: [], devices: ['d1'] }, title: 'Trực tiếp', repeat: 1, outputs: [],
+    content: { kind: 'live', streamUrl: 'http://live:k@127.0.0.1:1/live/liv-x.ogg', codec: 'opus' },
+  } as EmergencyOrder;
+  const occ = occurrenceOf(order, issued + 1000);
+  assert.deepEqual(occ.items, [{ kind: 'stream', ref: 'http://live:k@127.0.0.1:1/live/liv-x.ogg', durationMs: 599_000 }]);
+  assert.equal(occ.start + occ.durationMs, issued + 600_000);
+  assert.equal(occ.maxDelayMs, 598_000, 'not 0: a receiver busy for a moment still joins the broadcast');
+});
