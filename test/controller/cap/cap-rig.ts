@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { verifyEmergencyOrder } from '../../../agent/emergency/verify.js';
-import { hashPassword } from '../../../controller/auth/password.js';
 import type { Role } from '../../../controller/data/users.js';
 import { ApiClient } from '../../../scripts/lib/api-client.js';
 import type { SignedEmergencyOrder } from '../../../shared/schemas/emergency.js';
 import type { SignedRoot } from '../../../shared/schemas/root.js';
 import { topics } from '../../../shared/topics.js';
 import { startTestController, type TestController } from '../../support/controller.js';
+import { seedTree } from '../../support/seed.js';
 import { pairNewDevice } from '../../support/pairing.js';
 import { eventually } from '../../support/wait.js';
 
@@ -96,20 +96,8 @@ export async function postCapRaw(client: ApiClient, body: string, contentType = 
 }
 
 /** Zones and users only (no receivers). */
-export async function seedZonesAndUsers(t: TestController): Promise<Record<string, ApiClient>> {
-  const d = t.controller.data;
-  const now = Date.now();
-  for (const z of ZONES) d.zones.create(z, now);
-  const hash = await hashPassword(PASSWORD);
-  const as: Record<string, ApiClient> = {};
-  for (const [name, role, zoneId] of USERS) {
-    d.users.create({ id: `u-${name}`, username: name, displayName: name, passwordHash: hash }, now);
-    d.users.setRoles(`u-${name}`, [{ role, zoneId, canApprove: false }]);
-    const c = t.client();
-    await c.login(name, PASSWORD);
-    as[name] = c;
-  }
-  return as;
+export function seedZonesAndUsers(t: TestController): Promise<Record<string, ApiClient>> {
+  return seedTree(t, ZONES, USERS, PASSWORD);
 }
 
 export async function startCapRig(overrides: Record<string, unknown> = {}): Promise<CapRig> {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { verifyEmergencyOrder } from '../../../agent/emergency/verify.js';
-import { hashPassword } from '../../../controller/auth/password.js';
 import type { Role } from '../../../controller/data/users.js';
 import { ApiClient, ApiError } from '../../../scripts/lib/api-client.js';
 import type { EmergencyAck, SignedEmergencyOrder } from '../../../shared/schemas/emergency.js';
@@ -10,6 +9,7 @@ import type { SignedRoot } from '../../../shared/schemas/root.js';
 import { topics } from '../../../shared/topics.js';
 import { toneWav } from '../../../shared/wav.js';
 import { startTestController, type TestController } from '../../support/controller.js';
+import { seedTree } from '../../support/seed.js';
 import { pairNewDevice, type TestDevice } from '../../support/pairing.js';
 import { eventually } from '../../support/wait.js';
 
@@ -80,17 +80,7 @@ export async function outcome(p: Promise<unknown>): Promise<{ status: number; co
 export async function startRig(overrides: Record<string, unknown> = {}): Promise<Rig> {
   const t = await startTestController(overrides);
   const d = t.controller.data;
-  const now = Date.now();
-  for (const z of ZONES) d.zones.create(z, now);
-  const hash = await hashPassword(PASSWORD);
-  const as: Record<string, ApiClient> = {};
-  for (const [name, role, zoneId] of USERS) {
-    d.users.create({ id: `u-${name}`, username: name, displayName: name, passwordHash: hash }, now);
-    d.users.setRoles(`u-${name}`, [{ role, zoneId, canApprove: false }]);
-    const c = t.client();
-    await c.login(name, PASSWORD);
-    as[name] = c;
-  }
+  const as = await seedTree(t, ZONES, USERS, PASSWORD);
   const place = { A: 'X1-C1', B: 'X1-C2', C: 'Y1-C1', D: 'X1-C1' } as const;
   const dev = {} as Rig['dev'];
   for (const [name, zoneId] of Object.entries(place) as [keyof typeof place, string][]) {
