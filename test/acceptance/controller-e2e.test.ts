@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ApiClient } from '../../scripts/lib/api-client.js';
-import { loaOk, SIM_PROFILE, startLoa, stopAll } from '../support/loa-cli.js';
+import { loaOk, SIM_PROFILE, startControllerProcess, startLoa, stopAll } from '../support/loa-cli.js';
 import { eventually } from '../support/wait.js';
 
 const localStamp = (ms: number): string => new Date(ms + 7 * 3_600_000).toISOString().slice(0, 19);
@@ -17,24 +16,16 @@ test('end to end with real processes: zone, enrollment, upload, schedule → man
   const dir = mkdtempSync(join(tmpdir(), 'loa-e2e-'));
   const children: ChildProcess[] = [];
   try {
-    loa(['keys', 'init', '--out', join(dir, 'keys'), '--count', '1', '--threshold', '1', '--years', '1']);
-    const config = join(dir, 'controller.json');
-    writeFileSync(config, JSON.stringify({ dataDir: join(dir, 'controller'), keysDir: join(dir, 'keys'), http: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, manifests: { debounceMs: 50 } }));
-    loa(['controller', 'admin', 'create', '--config', config, '--username', 'admin', '--province', 'T01', '--province-name', 'Tỉnh Thử'], { LOA_ADMIN_PASSWORD: 'e2e-admin-password' });
-    const ctl = await start(['controller', 'run', '--config', config]);
+    // 1. a controller process, signed in, with a commune X01 and its cluster X01-C1
+    const ctl = await startControllerProcess(dir, 'e2e-admin-password');
     children.push(ctl.child);
-    const api = new ApiClient(String(ctl.ready.http));
-    await api.login('admin', 'e2e-admin-password');
-
-    // 1. zones
-    await api.post('/api/v1/zones', { id: 'X01', parentId: 'T01', level: 'commune', code: 'X01', name: 'Xã Tân Lập' });
-    await api.post('/api/v1/zones', { id: 'X01-C1', parentId: 'X01', level: 'cluster', code: 'C1', name: 'Cụm loa thôn Đông' });
+    const { api } = ctl;
     // 2. enroll a device: a record, a one-time token, `loa agent enroll` on the receiver, then the agent runs
     await api.post('/api/v1/devices', { id: 'loa-e2e-1', zoneId: 'X01-C1', name: 'Loa thôn Đông' });
     const { token } = await api.post<{ token: string }>('/api/v1/devices/loa-e2e-1/enrollment-token');
     const agentDir = join(dir, 'agent');
     mkdirSync(agentDir);
-    const enrolled = JSON.parse(loa(['agent', 'enroll', '--data-dir', agentDir, '--controller', String(ctl.ready.http), '--token', token])) as { deviceId: string };
+    const enrolled = JSON.parse(loa(['agent', 'enroll', '--data-dir', agentDir, '--controller', ctl.http, '--token', token])) as { deviceId: string };
     assert.equal(enrolled.deviceId, 'loa-e2e-1');
     const agent = await start(['agent', 'run', '--data-dir', agentDir, '--profile', PROFILE]);
     children.push(agent.child);

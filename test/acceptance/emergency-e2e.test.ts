@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ApiClient } from '../../scripts/lib/api-client.js';
 import type { PlayRecord } from '../../agent/player/file-sink.js';
-import { loaOk, loaOkAsync, SIM_PROFILE, startLoa, stopAll } from '../support/loa-cli.js';
+import { loaOkAsync, SIM_PROFILE, startAgentProcess, startControllerProcess, startLoa, stopAll } from '../support/loa-cli.js';
 import { eventually } from '../support/wait.js';
 
 const localStamp = (ms: number): string => new Date(ms + 7 * 3_600_000).toISOString().slice(0, 19);
 const DEVICES = ['loa-em-1', 'loa-em-2', 'loa-em-3'];
-const loa = loaOk;
 const loaAsync = loaOkAsync;
 const start = startLoa;
 const PROFILE = SIM_PROFILE;
@@ -25,28 +23,14 @@ test('emergency end to end with three real agents: a TTS order preempts the sche
   const dir = mkdtempSync(join(tmpdir(), 'loa-em-e2e-'));
   const children: ChildProcess[] = [];
   try {
-    loa(['keys', 'init', '--out', join(dir, 'keys'), '--count', '1', '--threshold', '1', '--years', '1']);
-    const config = join(dir, 'controller.json');
-    writeFileSync(config, JSON.stringify({ dataDir: join(dir, 'controller'), keysDir: join(dir, 'keys'), http: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, manifests: { debounceMs: 50 } }));
-    loa(['controller', 'admin', 'create', '--config', config, '--username', 'admin', '--province', 'T01', '--province-name', 'Tỉnh Thử'], { LOA_ADMIN_PASSWORD: 'e2e-admin-password' });
-    const ctl = await start(['controller', 'run', '--config', config]);
+    const ctl = await startControllerProcess(dir, 'e2e-admin-password');
     children.push(ctl.child);
-    const api = new ApiClient(String(ctl.ready.http));
-    await api.login('admin', 'e2e-admin-password');
-    await api.post('/api/v1/zones', { id: 'X01', parentId: 'T01', level: 'commune', code: '19753', name: 'Xã Tân Lập' });
-    await api.post('/api/v1/zones', { id: 'X01-C1', parentId: 'X01', level: 'cluster', code: 'C1', name: 'Cụm loa thôn Đông' });
-
+    const { api } = ctl;
     // Three receivers, enrolled with one-time tokens, each a separate `loa agent run` process with a file sink.
     const agentDirs: string[] = [];
     for (const id of DEVICES) {
-      await api.post('/api/v1/devices', { id, zoneId: 'X01-C1', name: `Loa ${id}` });
-      const { token } = await api.post<{ token: string }>(`/api/v1/devices/${id}/enrollment-token`);
-      const agentDir = join(dir, id);
-      mkdirSync(agentDir);
-      loa(['agent', 'enroll', '--data-dir', agentDir, '--controller', String(ctl.ready.http), '--token', token]);
-      const agent = await start(['agent', 'run', '--data-dir', agentDir, '--profile', PROFILE]);
-      children.push(agent.child);
-      agentDirs.push(agentDir);
+      children.push(await startAgentProcess(api, ctl.http, join(dir, id), id, 'X01-C1'));
+      agentDirs.push(join(dir, id));
     }
     await eventually(async () => (await api.get<{ devices: { online: boolean }[] }>('/api/v1/devices?zoneId=X01')).devices.filter((d) => d.online).length === 3, 20_000, 'three agents online');
 

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import type { PlayRecord } from '../../agent/player/file-sink.js';
 import { OggFramer } from '../../controller/live/frames.js';
-import { ApiClient } from '../../scripts/lib/api-client.js';
-import { loaOk, SIM_PROFILE, startLoa, stopAll } from '../support/loa-cli.js';
+import { startAgentProcess, startControllerProcess, stopAll } from '../support/loa-cli.js';
 import { eventually } from '../support/wait.js';
 
 const CHROMIUM = process.env.LOA_CHROMIUM ?? '/usr/bin/chromium';
@@ -84,29 +83,17 @@ test('live microphone: headless Chromium sends its (fake) microphone through the
   let browser: Browser | null = null;
   const logs: string[] = [];
   try {
-    loaOk(['keys', 'init', '--out', join(dir, 'keys'), '--count', '1', '--threshold', '1', '--years', '1']);
-    const config = join(dir, 'controller.json');
-    writeFileSync(config, JSON.stringify({ dataDir: join(dir, 'controller'), keysDir: join(dir, 'keys'), http: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, manifests: { debounceMs: 50 } }));
-    loaOk(['controller', 'admin', 'create', '--config', config, '--username', 'admin', '--province', 'T01', '--province-name', 'Tỉnh Thử'], { LOA_ADMIN_PASSWORD: 'live-admin-password' });
-    const ctl = await startLoa(['controller', 'run', '--config', config]);
+    const ctl = await startControllerProcess(dir, 'live-admin-password');
     children.push(ctl.child);
     ctl.child.stderr!.on('data', (b: Buffer) => logs.push(`controller: ${b.toString()}`));
-    const base = String(ctl.ready.http);
-    const api = new ApiClient(base);
-    await api.login('admin', 'live-admin-password');
-    await api.post('/api/v1/zones', { id: 'X01', parentId: 'T01', level: 'commune', code: '19753', name: 'Xã Tân Lập' });
-    await api.post('/api/v1/zones', { id: 'X01-C1', parentId: 'X01', level: 'cluster', code: 'C1', name: 'Cụm loa thôn Đông' });
+    const base = ctl.http;
+    const { api } = ctl;
     const agentDirs: string[] = [];
     for (const id of DEVICES) {
-      await api.post('/api/v1/devices', { id, zoneId: 'X01-C1', name: `Loa ${id}` });
-      const { token } = await api.post<{ token: string }>(`/api/v1/devices/${id}/enrollment-token`);
-      const agentDir = join(dir, id);
-      mkdirSync(agentDir);
-      loaOk(['agent', 'enroll', '--data-dir', agentDir, '--controller', base, '--token', token]);
-      const agent = await startLoa(['agent', 'run', '--data-dir', agentDir, '--profile', SIM_PROFILE]);
-      children.push(agent.child);
-      agent.child.stderr!.on('data', (b: Buffer) => logs.push(`${id}: ${b.toString()}`));
-      agentDirs.push(agentDir);
+      const agent = await startAgentProcess(api, base, join(dir, id), id, 'X01-C1');
+      children.push(agent);
+      agent.stderr!.on('data', (b: Buffer) => logs.push(`${id}: ${b.toString()}`));
+      agentDirs.push(join(dir, id));
     }
     await eventually(async () => (await api.get<{ devices: { online: boolean }[] }>('/api/v1/devices?zoneId=X01')).devices.filter((d) => d.online).length === 2, 20_000, 'two agents online');
 

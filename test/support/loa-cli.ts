@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ApiClient } from '../../scripts/lib/api-client.js';
 import { killOnExit } from './socat.js';
 
 /** The `loa` command of this checkout, and the file-sink profile real-process tests run agents with. */
@@ -54,4 +56,31 @@ export async function stopAll(children: ChildProcess[]): Promise<void> {
     c.kill('SIGTERM');
     await exited;
   }
+}
+
+/**
+ * A real `loa controller run` process with its data in `dir`: 1-of-1 keys, admin `admin` with `password`,
+ * province T01, commune X01 (code 19753) with cluster X01-C1 ("Cụm loa thôn Đông"). Returns the signed-in client.
+ */
+export async function startControllerProcess(dir: string, password: string): Promise<{ child: ChildProcess; http: string; api: ApiClient }> {
+  loaOk(['keys', 'init', '--out', join(dir, 'keys'), '--count', '1', '--threshold', '1', '--years', '1']);
+  const config = join(dir, 'controller.json');
+  writeFileSync(config, JSON.stringify({ dataDir: join(dir, 'controller'), keysDir: join(dir, 'keys'), http: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, manifests: { debounceMs: 50 } }));
+  loaOk(['controller', 'admin', 'create', '--config', config, '--username', 'admin', '--province', 'T01', '--province-name', 'Tỉnh Thử'], { LOA_ADMIN_PASSWORD: password });
+  const ctl = await startLoa(['controller', 'run', '--config', config]);
+  const http = String(ctl.ready.http);
+  const api = new ApiClient(http);
+  await api.login('admin', password);
+  await api.post('/api/v1/zones', { id: 'X01', parentId: 'T01', level: 'commune', code: '19753', name: 'Xã Tân Lập' });
+  await api.post('/api/v1/zones', { id: 'X01-C1', parentId: 'X01', level: 'cluster', code: 'C1', name: 'Cụm loa thôn Đông' });
+  return { child: ctl.child, http, api };
+}
+
+/** A receiver as an installer makes one: a device record, a one-time token, `loa agent enroll`, then `loa agent run`. */
+export async function startAgentProcess(api: ApiClient, http: string, dataDir: string, id: string, zoneId: string): Promise<ChildProcess> {
+  await api.post('/api/v1/devices', { id, zoneId, name: `Loa ${id}` });
+  const { token } = await api.post<{ token: string }>(`/api/v1/devices/${id}/enrollment-token`);
+  mkdirSync(dataDir, { recursive: true });
+  loaOk(['agent', 'enroll', '--data-dir', dataDir, '--controller', http, '--token', token]);
+  return (await startLoa(['agent', 'run', '--data-dir', dataDir, '--profile', SIM_PROFILE])).child;
 }
