@@ -61,10 +61,18 @@ export class MediaRepo {
     return this.db.prepare<[string], { id: string }>("SELECT p.id FROM programs p, json_each(p.items) j WHERE json_extract(j.value, '$.mediaId') = ?").all(id).map((r) => r.id);
   }
 
-  delete(id: string): { sha256: string; orphan: boolean } {
+  /** Emergency orders, waiting for approval or in force, whose audio is this media record. */
+  usedByEmergencies(id: string, now: number): string[] {
+    return this.db.prepare<[string, number], { id: string }>("SELECT id FROM emergency_orders WHERE media_id = ? AND status IN ('pending_approval', 'active') AND expires_at > ?").all(id, now).map((r) => r.id);
+  }
+
+  delete(id: string, now: number): { sha256: string; orphan: boolean } {
     const m = this.require(id);
     const users = this.usedBy(id);
     if (users.length) throw new LoaError('LOA_ERR_MEDIA_IN_USE', `media ${id} is used by ${users.length} program(s)`, { details: { programs: users } });
+    // Receivers of an order in force may still be downloading its audio.
+    const orders = this.usedByEmergencies(id, now);
+    if (orders.length) throw new LoaError('LOA_ERR_MEDIA_IN_USE', `media ${id} is the audio of ${orders.length} emergency order(s) in force; cancel them or let them expire first`, { details: { emergencies: orders } });
     this.db.prepare('DELETE FROM media WHERE id = ?').run(id);
     return { sha256: m.sha256, orphan: !this.bySha(m.sha256) };
   }

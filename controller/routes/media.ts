@@ -80,7 +80,7 @@ export function registerMedia(app: FastifyInstance, ctx: AppContext): void {
     const m = ctx.data.media.require(id);
     authz(ctx, req, 'media.write', m.zoneId);
     const r = ctx.data.tx(() => {
-      const out = ctx.data.media.delete(id);
+      const out = ctx.data.media.delete(id, ctx.clock.now());
       audit(ctx, req, { action: 'media.delete', targetType: 'media', targetId: id, zoneId: m.zoneId, details: { sha256: m.sha256 } });
       return out;
     });

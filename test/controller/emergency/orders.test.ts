@@ -239,4 +239,12 @@ describe('emergency orders (controller): sign once, publish to the targeted devi
     assert.deepEqual(await outcome(rig.as.op1!.post('/api/v1/emergency', { ...base, zones: [], confirm: 'x' })), { status: 400, code: 'LOA_ERR_SCHEMA' });
     assert.deepEqual(await outcome(rig.as.op1!.post('/api/v1/emergency', { ...base, content: { kind: 'tts', text: 'a\u0007b' }, zones: ['X1-C1'], confirm: 'Thôn Đông' })), { status: 400, code: 'LOA_ERR_SCHEMA' });
   });
+
+  it('keeps the audio of an order in force: deleting its media is 409 until the orders are cancelled', async () => {
+    const del = (): Promise<{ status: number; code: string }> => outcome(rig.t.admin.request('DELETE', `/api/v1/media/${rig.mediaId}`));
+    assert.deepEqual(await del(), { status: 409, code: 'LOA_ERR_MEDIA_IN_USE' });
+    const { orders } = await rig.t.admin.get<{ orders: { id: string; status: string; mediaId: string | null }[] }>('/api/v1/emergency?status=active&limit=100');
+    for (const o of orders.filter((x) => x.mediaId === rig.mediaId)) await rig.t.admin.post(`/api/v1/emergency/${o.id}/cancel`);
+    assert.deepEqual(await rig.t.admin.request('DELETE', `/api/v1/media/${rig.mediaId}`), { ok: true });
+  });
 });
