@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { ApiError } from '../../scripts/lib/api-client.js';
 import { topics } from '../../shared/topics.js';
 import { startTestController, type TestController } from '../support/controller.js';
 import { TestDevice, pairNewDevice } from '../support/pairing.js';
 import { eventually } from '../support/wait.js';
+import { outcome } from '../support/outcome.js';
 
-async function refusal(p: Promise<unknown>): Promise<{ status: number; code: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ApiError) return { status: e.status, code: e.code };
-    throw e;
-  }
-  return { status: 200, code: 'none' };
-}
 
 const closed = (c: MqttClient): Promise<void> => new Promise((resolve) => {
   if (c.disconnected) resolve();
@@ -130,10 +121,10 @@ describe('device lifecycle: revoke, replace, decommission', () => {
     assert.deepEqual(listed.devices.map((d) => [d.id, d.state]), [[deviceId, 'decommissioned']]);
 
     // It cannot come back: not decommissioned twice, not replaced, not enrolled, not revived by its key.
-    assert.deepEqual(await refusal(t.admin.post(`/api/v1/devices/${deviceId}/decommission`)), { status: 409, code: 'LOA_ERR_DEVICE_DECOMMISSIONED' });
+    assert.deepEqual(await outcome(t.admin.post(`/api/v1/devices/${deviceId}/decommission`)), { status: 409, code: 'LOA_ERR_DEVICE_DECOMMISSIONED' });
     const fresh = TestDevice.of(t);
     const { code } = await fresh.pairingCode();
-    assert.deepEqual(await refusal(t.admin.post('/api/v1/pairing/claim', { code, replaceDeviceId: deviceId })), { status: 409, code: 'LOA_ERR_DEVICE_DECOMMISSIONED' });
+    assert.deepEqual(await outcome(t.admin.post('/api/v1/pairing/claim', { code, replaceDeviceId: deviceId })), { status: 409, code: 'LOA_ERR_DEVICE_DECOMMISSIONED' });
     const again = await device.requestPairing();
     assert.equal(again.body.error?.code, 'LOA_ERR_PAIRING_KEY_REVOKED');
     // The code that a refused replacement used is still good for a new device.

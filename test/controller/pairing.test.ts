@@ -8,23 +8,15 @@ import { hashPassword } from '../../controller/auth/password.js';
 import { generateKeyPair } from '../../shared/crypto.js';
 import { PAIRING_ALPHABET } from '../../shared/pairing.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
-import { ApiClient, ApiError } from '../../scripts/lib/api-client.js';
+import { ApiClient } from '../../scripts/lib/api-client.js';
 import { startTestController, type TestController } from '../support/controller.js';
 import { OffsetClock, TestDevice, wrongCode } from '../support/pairing.js';
 import { eventually } from '../support/wait.js';
+import { outcome } from '../support/outcome.js';
 
 const CODE = new RegExp(`^[${PAIRING_ALPHABET}]{4}-[${PAIRING_ALPHABET}]{4}$`);
 const PASSWORD = 'pairing-password-1';
 
-async function refusal(p: Promise<unknown>): Promise<{ status: number; code: string }> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ApiError) return { status: e.status, code: e.code };
-    throw e;
-  }
-  return { status: 200, code: 'none' };
-}
 
 describe('on-site pairing', () => {
   const clock = new OffsetClock();
@@ -133,8 +125,8 @@ describe('on-site pairing', () => {
     const device = TestDevice.of(t);
     const { code } = await device.pairingCode();
     await tech.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' });
-    assert.deepEqual(await refusal(tech.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 409, code: 'LOA_ERR_PAIRING_USED' });
-    assert.deepEqual(await refusal(t.admin.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 409, code: 'LOA_ERR_PAIRING_USED' });
+    assert.deepEqual(await outcome(tech.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 409, code: 'LOA_ERR_PAIRING_USED' });
+    assert.deepEqual(await outcome(t.admin.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 409, code: 'LOA_ERR_PAIRING_USED' });
     const failed = (await audit()).filter((a) => a.action === 'pairing.claim_failed' && a.details.reason === 'used');
     assert.equal(failed.length, 2);
   });
@@ -144,14 +136,14 @@ describe('on-site pairing', () => {
     const { code, pairingId } = await device.pairingCode();
     clock.offsetMs = 15 * 60_000 + 1000;
     try {
-      assert.deepEqual(await refusal(tech.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 410, code: 'LOA_ERR_PAIRING_EXPIRED' });
+      assert.deepEqual(await outcome(tech.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 410, code: 'LOA_ERR_PAIRING_EXPIRED' });
       assert.equal((await device.status(pairingId, { now: clock.now() })).body.state, 'expired');
       const list = await tech.get<{ pending: { pairingId: string }[] }>('/api/v1/pairing?zoneId=X1');
       assert.ok(!list.pending.some((p) => p.pairingId === pairingId), 'no longer listed');
     } finally {
       clock.offsetMs = 0;
     }
-    assert.deepEqual(await refusal(tech.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 410, code: 'LOA_ERR_PAIRING_EXPIRED' }, 'and stays expired');
+    assert.deepEqual(await outcome(tech.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 410, code: 'LOA_ERR_PAIRING_EXPIRED' }, 'and stays expired');
   });
 
   it('locks a request after 20 wrong codes, from any user: the right code then fails too, and the device must ask again', async () => {
@@ -162,9 +154,9 @@ describe('on-site pairing', () => {
     for (let n = 0; n < 20; n++) {
       const who = n % 2 === 0 ? tech : tech2;
       // The answer is the same as for a code that locates nothing: no oracle for the locator.
-      assert.deepEqual(await refusal(who.post('/api/v1/pairing/claim', { code: wrongCode(code, n), zoneId: 'X1-C1' })), { status: 422, code: 'LOA_ERR_PAIRING_CODE' }, `wrong code ${n + 1}`);
+      assert.deepEqual(await outcome(who.post('/api/v1/pairing/claim', { code: wrongCode(code, n), zoneId: 'X1-C1' })), { status: 422, code: 'LOA_ERR_PAIRING_CODE' }, `wrong code ${n + 1}`);
     }
-    assert.deepEqual(await refusal(t.admin.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 423, code: 'LOA_ERR_PAIRING_LOCKED' });
+    assert.deepEqual(await outcome(t.admin.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' })), { status: 423, code: 'LOA_ERR_PAIRING_LOCKED' });
     assert.equal((await device.status(pairingId)).body.state, 'locked');
     const fails = (await audit()).filter((a) => a.action === 'pairing.claim_failed' && a.targetId === pairingId);
     assert.equal(fails.length, 21);
@@ -181,9 +173,9 @@ describe('on-site pairing', () => {
   it('limits code entries per user (429), audits them, and leaves other users alone', async () => {
     const burst = await user('kythuat3', 'technician', 'X1');
     const results: number[] = [];
-    for (let n = 0; n < 21; n++) results.push((await refusal(burst.post('/api/v1/pairing/claim', { code: 'AAAA-AAAA', zoneId: 'X1-C1' }))).status);
+    for (let n = 0; n < 21; n++) results.push((await outcome(burst.post('/api/v1/pairing/claim', { code: 'AAAA-AAAA', zoneId: 'X1-C1' }))).status);
     assert.deepEqual(results, [...Array<number>(20).fill(422), 429]);
-    assert.equal((await refusal(tech2.post('/api/v1/pairing/claim', { code: 'AAAA-AAAA', zoneId: 'X1-C1' }))).status, 422);
+    assert.equal((await outcome(tech2.post('/api/v1/pairing/claim', { code: 'AAAA-AAAA', zoneId: 'X1-C1' }))).status, 422);
     assert.ok((await audit()).some((a) => a.action === 'pairing.claim_failed' && a.actor === 'u-kythuat3' && a.details.reason === 'rate_limited'));
   });
 
@@ -192,12 +184,12 @@ describe('on-site pairing', () => {
     const viewer = await user('xem1', 'viewer', 'X1');
     const device = TestDevice.of(t);
     const { code, pairingId } = await device.pairingCode();
-    assert.equal((await refusal(outsider.post('/api/v1/pairing/claim', { code: wrongCode(code, 0), zoneId: 'X1-C1' }))).status, 403);
-    assert.equal((await refusal(viewer.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' }))).status, 403);
-    assert.equal((await refusal(viewer.get('/api/v1/pairing?zoneId=X1'))).status, 403);
+    assert.equal((await outcome(outsider.post('/api/v1/pairing/claim', { code: wrongCode(code, 0), zoneId: 'X1-C1' }))).status, 403);
+    assert.equal((await outcome(viewer.post('/api/v1/pairing/claim', { code, zoneId: 'X1-C1' }))).status, 403);
+    assert.equal((await outcome(viewer.get('/api/v1/pairing?zoneId=X1'))).status, 403);
     assert.equal(t.controller.data.pairing.get(pairingId)!.failedAttempts, 0);
-    assert.equal((await refusal(tech.post('/api/v1/pairing/claim', { code, zoneId: 'T01' }))).status, 403, 'only in its own subtree');
-    assert.deepEqual(await refusal(t.admin.post('/api/v1/pairing/claim', { code, zoneId: 'T01' })), { status: 422, code: 'LOA_ERR_ZONE_HIERARCHY' }, 'a device goes to a cluster or commune');
+    assert.equal((await outcome(tech.post('/api/v1/pairing/claim', { code, zoneId: 'T01' }))).status, 403, 'only in its own subtree');
+    assert.deepEqual(await outcome(t.admin.post('/api/v1/pairing/claim', { code, zoneId: 'T01' })), { status: 422, code: 'LOA_ERR_ZONE_HIERARCHY' }, 'a device goes to a cluster or commune');
     assert.ok((await audit()).some((a) => a.action === 'pairing.claim_failed' && a.actor === 'u-kythuat-x2' && a.details.reason === 'forbidden'), 'refusals are audited too');
     await outsider.post('/api/v1/pairing/claim', { code, zoneId: 'X2-C1' });
   });
@@ -243,7 +235,7 @@ describe('on-site pairing', () => {
     const first = await device.pairingCode();
     const second = await device.pairingCode();
     assert.equal((await device.status(first.pairingId)).body.state, 'expired', 'a new request replaces the pending one');
-    assert.deepEqual(await refusal(tech.post('/api/v1/pairing/claim', { code: first.code, zoneId: 'X1-C1' })), { status: 410, code: 'LOA_ERR_PAIRING_EXPIRED' });
+    assert.deepEqual(await outcome(tech.post('/api/v1/pairing/claim', { code: first.code, zoneId: 'X1-C1' })), { status: 410, code: 'LOA_ERR_PAIRING_EXPIRED' });
     await tech.post('/api/v1/pairing/claim', { code: second.code, zoneId: 'X1-C1' });
     const again = await device.requestPairing();
     assert.deepEqual([again.status, again.body.error?.code], [409, 'LOA_ERR_PAIRING_KEY_IN_USE']);

@@ -7,9 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../controller/auth/password.js';
 import { generateKeyPair, signEnvelope } from '../../shared/crypto.js';
 import type { SignedRoot } from '../../shared/schemas/root.js';
-import { ApiClient, ApiError } from '../../scripts/lib/api-client.js';
+import { ApiClient } from '../../scripts/lib/api-client.js';
 import { startTestController, type TestController } from '../support/controller.js';
 import { eventually } from '../support/wait.js';
+import { outcome } from '../support/outcome.js';
 
 const LOA = join(process.cwd(), 'bin', 'loa.js');
 const PASSWORD = 'trust-password-1';
@@ -22,15 +23,6 @@ function loa(args: string[]): Record<string, unknown> {
 const readJson = <T>(p: string): T => JSON.parse(readFileSync(p, 'utf8')) as T;
 const signerOf = (body: string): string => (JSON.parse(body) as { signatures: { keyid: string }[] }).signatures[0]!.keyid;
 
-async function status(p: Promise<unknown>): Promise<{ status: number; code: string }> {
-  try {
-    await p;
-    return { status: 200, code: 'ok' };
-  } catch (e) {
-    assert.ok(e instanceof ApiError, String(e));
-    return { status: e.status, code: e.code };
-  }
-}
 
 describe('trust distribution and reload (controller)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loa-trust-'));
@@ -67,15 +59,15 @@ describe('trust distribution and reload (controller)', () => {
     const v1 = readJson<SignedRoot>(join(keys, 'root.json'));
     assert.deepEqual(await anon.get('/api/v1/trust/root'), v1);
     assert.deepEqual(await anon.get('/api/v1/trust/root/1'), v1);
-    assert.deepEqual(await status(anon.get('/api/v1/trust/root/2')), { status: 404, code: 'LOA_ERR_NOT_FOUND' });
-    assert.deepEqual(await status(anon.get('/api/v1/trust/root/0')), { status: 400, code: 'LOA_ERR_SCHEMA' });
-    assert.deepEqual(await status(anon.get('/api/v1/trust/root/abc')), { status: 400, code: 'LOA_ERR_SCHEMA' });
+    assert.deepEqual(await outcome(anon.get('/api/v1/trust/root/2')), { status: 404, code: 'LOA_ERR_NOT_FOUND' });
+    assert.deepEqual(await outcome(anon.get('/api/v1/trust/root/0')), { status: 400, code: 'LOA_ERR_SCHEMA' });
+    assert.deepEqual(await outcome(anon.get('/api/v1/trust/root/abc')), { status: 400, code: 'LOA_ERR_SCHEMA' });
   });
 
   it('lets only an admin of every top-level zone reload', async () => {
-    assert.deepEqual(await status(t.client().post('/api/v1/trust/reload')), { status: 401, code: 'LOA_ERR_UNAUTHENTICATED' });
+    assert.deepEqual(await outcome(t.client().post('/api/v1/trust/reload')), { status: 401, code: 'LOA_ERR_UNAUTHENTICATED' });
     for (const who of ['op', 'tech', 'x1admin']) {
-      assert.deepEqual(await status(as.get(who)!.post('/api/v1/trust/reload')), { status: 403, code: 'LOA_ERR_FORBIDDEN' }, who);
+      assert.deepEqual(await outcome(as.get(who)!.post('/api/v1/trust/reload')), { status: 403, code: 'LOA_ERR_FORBIDDEN' }, who);
     }
     const r = await t.admin.post('/api/v1/trust/reload');
     assert.deepEqual(r, { reloaded: false, previousVersion: 1, version: 1, scheduleKeyId: signerOf(t.controller.data.manifests.get('dev-t1')!.body), scheduleKeyChanged: false, devices: 0 }, 'nothing new: nothing changes');
@@ -96,10 +88,10 @@ describe('trust distribution and reload (controller)', () => {
     writeFileSync(join(keys, 'roots', '2.root.json'), JSON.stringify(one));
     writeFileSync(join(keys, 'schedule.key'), kp.privateKeyPem);
     try {
-      const r = await status(t.admin.post('/api/v1/trust/reload'));
+      const r = await outcome(t.admin.post('/api/v1/trust/reload'));
       assert.deepEqual(r, { status: 422, code: 'LOA_ERR_ROOT_THRESHOLD' });
       assert.equal((await t.client().get<SignedRoot>('/api/v1/trust/root')).signed.version, 1);
-      assert.deepEqual(await status(t.client().get('/api/v1/trust/root/2')), { status: 404, code: 'LOA_ERR_NOT_FOUND' });
+      assert.deepEqual(await outcome(t.client().get('/api/v1/trust/root/2')), { status: 404, code: 'LOA_ERR_NOT_FOUND' });
       t.controller.manifestCompiler.markDirty(['dev-t1'], true);
       await t.controller.manifestCompiler.flush();
       const m = t.controller.data.manifests.get('dev-t1')!;
@@ -144,7 +136,7 @@ describe('trust distribution and reload (controller)', () => {
       // Another ceremony's v1 and keys copied over ours.
       for (const [from, to] of [['root.json', 'root.json'], ['schedule.key', 'schedule.key'], ['root.json', 'roots/1.root.json']] as const) writeFileSync(join(keys, to), readFileSync(join(other, from)));
       rmSync(join(keys, 'roots', '2.root.json'));
-      assert.deepEqual(await status(t.admin.post('/api/v1/trust/reload')), { status: 409, code: 'LOA_ERR_ROOT_ROLLBACK' });
+      assert.deepEqual(await outcome(t.admin.post('/api/v1/trust/reload')), { status: 409, code: 'LOA_ERR_ROOT_ROLLBACK' });
       assert.equal((await t.client().get<SignedRoot>('/api/v1/trust/root')).signed.version, 2);
     } finally {
       writeFileSync(join(keys, 'root.json'), saved.root);
@@ -157,7 +149,7 @@ describe('trust distribution and reload (controller)', () => {
     const r2 = readFileSync(join(keys, 'roots', '2.root.json'));
     rmSync(join(keys, 'roots', '2.root.json'));
     try {
-      assert.deepEqual(await status(t.admin.post('/api/v1/trust/reload')), { status: 422, code: 'LOA_ERR_TRUST_CHAIN' });
+      assert.deepEqual(await outcome(t.admin.post('/api/v1/trust/reload')), { status: 422, code: 'LOA_ERR_TRUST_CHAIN' });
     } finally {
       writeFileSync(join(keys, 'roots', '2.root.json'), r2);
     }

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CapOutcome } from '../../../controller/cap/ingest.js';
 import type { EmergencyOrderRecord, EmergencyProgress } from '../../../controller/data/emergency.js';
-import { ApiError } from '../../../scripts/lib/api-client.js';
 import { capTime, fixture, postCap, postCapRaw, startCapRig, storm, type CapRig } from './cap-rig.js';
+import { outcome } from '../../support/outcome.js';
 
 type Made = Extract<CapOutcome, { action: 'auto' | 'pending' }>;
 type Dup = Extract<CapOutcome, { action: 'duplicate' }>;
@@ -13,15 +13,6 @@ interface Shown { order: EmergencyOrderRecord; progress: EmergencyProgress }
 const SENDER = 'canhbao@nchmf.gov.vn';
 const HOUR = 3_600_000;
 
-async function refused(p: Promise<unknown>): Promise<{ status: number; code: string }> {
-  try {
-    await p;
-    return { status: 200, code: 'ok' };
-  } catch (e) {
-    assert.ok(e instanceof ApiError, String(e));
-    return { status: e.status, code: e.code };
-  }
-}
 
 /** The orders made from CAP alerts, straight from the data layer. */
 const capOrders = (rig: CapRig, identifier: string): EmergencyOrderRecord[] => rig.t.controller.data.emergency.capOrders(SENDER, identifier);
@@ -82,7 +73,7 @@ describe('CAP alerts (POST /api/v1/cap), automatic start off (the default)', () 
 
   it('is approved by another person with the existing route, and only then signed and sent to the receivers of the matched zones', async () => {
     const id = held.order.id;
-    assert.deepEqual(await refused(rig.as.opP!.post(`/api/v1/emergency/${id}/approve`)), { status: 403, code: 'LOA_ERR_EMERGENCY_SAME_APPROVER' });
+    assert.deepEqual(await outcome(rig.as.opP!.post(`/api/v1/emergency/${id}/approve`)), { status: 403, code: 'LOA_ERR_EMERGENCY_SAME_APPROVER' });
     const ok = await rig.as.op2!.post<{ order: EmergencyOrderRecord; published: number }>(`/api/v1/emergency/${id}/approve`);
     assert.deepEqual([ok.order.status, ok.order.approvedBy, ok.published, ok.order.targeted], ['active', 'u-op2', 3, 3]);
     assert.ok(ok.order.expiresAt <= held.order.cap!.expiresAt!, 'an approval never signs past the alert\'s expiry');
@@ -138,11 +129,11 @@ describe('CAP alerts (POST /api/v1/cap), automatic start off (the default)', () 
     const big = storm({ identifier: 'BIG-1' }).replace('<description>', `<description>${'mưa '.repeat(300_000)}`);
     const r = await postCapRaw(rig.as.opP!, big);
     assert.deepEqual([r.status, r.body.error?.code], [413, 'LOA_ERR_INPUT_TOO_LARGE']);
-    assert.deepEqual(await refused(postCap(rig.as.viewer1!, storm({ identifier: 'V-1' }))), { status: 403, code: 'LOA_ERR_FORBIDDEN' }, 'a viewer may not post alerts');
+    assert.deepEqual(await outcome(postCap(rig.as.viewer1!, storm({ identifier: 'V-1' }))), { status: 403, code: 'LOA_ERR_FORBIDDEN' }, 'a viewer may not post alerts');
   });
 
   it('never widens a poster\'s scope: another district\'s operator gets 403 (audited); a commune operator gets an order for their own commune only', async () => {
-    const denied = await refused(postCap(rig.as.opD2!, storm({ identifier: 'SCOPE-1', expires })));
+    const denied = await outcome(postCap(rig.as.opD2!, storm({ identifier: 'SCOPE-1', expires })));
     assert.deepEqual(denied, { status: 403, code: 'LOA_ERR_FORBIDDEN' });
     assert.equal(capOrders(rig, 'SCOPE-1').length, 0);
     assert.deepEqual(auditOf(rig, 'SCOPE-1').map((e) => [e.action, e.actor, e.details.code]), [['cap.refused', 'u-opD2', 'LOA_ERR_FORBIDDEN']]);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { verifyEmergencyOrder } from '../../../agent/emergency/verify.js';
 import type { Role } from '../../../controller/data/users.js';
-import { ApiClient, ApiError } from '../../../scripts/lib/api-client.js';
+import { ApiClient } from '../../../scripts/lib/api-client.js';
 import type { EmergencyAck, SignedEmergencyOrder } from '../../../shared/schemas/emergency.js';
 import type { DeviceEvent } from '../../../shared/schemas/events.js';
 import type { SignedRoot } from '../../../shared/schemas/root.js';
@@ -12,6 +12,8 @@ import { startTestController, type TestController } from '../../support/controll
 import { seedTree } from '../../support/seed.js';
 import { pairNewDevice, type TestDevice } from '../../support/pairing.js';
 import { eventually } from '../../support/wait.js';
+import { outcome } from '../../support/outcome.js';
+export { outcome };
 
 /**
  * A real controller with a province of two districts, receivers paired through the API, and real mqtt.js
@@ -66,16 +68,6 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-/** The status code and error code of an API call. */
-export async function outcome(p: Promise<unknown>): Promise<{ status: number; code: string }> {
-  try {
-    await p;
-    return { status: 200, code: 'ok' };
-  } catch (e) {
-    assert.ok(e instanceof ApiError, String(e));
-    return { status: e.status, code: e.code };
-  }
-}
 
 export async function startRig(overrides: Record<string, unknown> = {}): Promise<Rig> {
   const t = await startTestController(overrides);
