@@ -11,6 +11,7 @@ import { parseUpTopic } from '../../shared/topics.js';
 import { canForward, canPublish, canSubscribe, type AclReason } from './acl.js';
 import { BrokerAuthenticator, INTERNAL_CLIENT_PREFIX, type AuthReason, type DeviceKeysLookup, type InternalCredentials, type Principal } from './auth.js';
 import { guardStream } from './frame-guard.js';
+import { indexedMemoryPersistence } from './retained-index.js';
 import { BrokerMetrics, type DeniedAction } from './metrics.js';
 
 /** The zone chain of a device (province › … › cluster ids): which `loa/v1/zone/{z}/…` it may subscribe to. */
@@ -108,6 +109,7 @@ export class EmbeddedBroker {
     this.auth = new BrokerAuthenticator({ deviceKeys: o.deviceKeys, clock: o.clock ?? new SystemClock(), internalClient: o.internalClient ?? false });
     const broker = await Aedes.createBroker({
       drainTimeout: 30_000,
+      persistence: indexedMemoryPersistence(),
       ...o.aedes,
       preConnect: (client, packet, cb) => {
         this.conns.set(client, { clientId: packet.clientId, will: packet.will, remote: this.remotes.get(client.conn) });
