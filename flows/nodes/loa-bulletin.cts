@@ -22,6 +22,7 @@ async function advance(api: LoaClient, kind: 'programs' | 'schedules', id: strin
 export = function register(RED: NodeAPI): void {
   function LoaBulletin(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED passes the node as `this`; closures need it
     const node = this;
     startupCheck(RED, node, def);
     onInput<Result>(node, async (msg) => {
@@ -36,7 +37,7 @@ export = function register(RED: NodeAPI): void {
       const startAt = pick(msg, 'startAt', def);
       const dtstart = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(startAt) ? startAt.slice(0, 16) : nextLocal(pick(msg, 'at', def) || '06:00', Date.now());
       const rrule = pick(msg, 'mode', def) === 'repeat' ? pick(msg, 'rrule', def) : '';
-      const targets = idList((msg.targets as unknown) ?? def.targets);
+      const targets = idList(msg.targets ?? def.targets);
       const volume = Number(pick(msg, 'volume', def) || 80);
       const tts = await api.request<{ media: Result['media'] }>('POST', '/api/v1/media/tts', { zoneId, title, text, ...(voice ? { voice } : {}) });
       const prog = await api.request<{ program: Result['program'] }>('POST', '/api/v1/programs', { zoneId, title, items: [{ kind: 'media', mediaId: tts.media.id }] });

@@ -13,6 +13,7 @@ const TYPES = ['device.status', 'device.event', 'emergency.progress'];
 export = function register(RED: NodeAPI): void {
   function LoaDeviceEvents(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED passes the node as `this`; closures need it
     const node = this;
     const types = idList(def.types).filter((t) => TYPES.includes(t));
     const zone = typeof def.zone === 'string' ? def.zone.trim() : '';

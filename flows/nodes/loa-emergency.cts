@@ -12,6 +12,7 @@ interface SendResult { order: { id: string; status: string; title: string }; app
 export = function register(RED: NodeAPI): void {
   function LoaEmergency(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED passes the node as `this`; closures need it
     const node = this;
     startupCheck(RED, node, def);
     onInput<SendResult>(node, async (msg) => {

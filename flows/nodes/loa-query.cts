@@ -12,6 +12,7 @@ const WHAT = ['device', 'devices', 'zone', 'zones', 'emergency'] as const;
 export = function register(RED: NodeAPI): void {
   function LoaQuery(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED passes the node as `this`; closures need it
     const node = this;
     startupCheck(RED, node, def);
     onInput<Record<string, unknown>>(node, async (msg) => {

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApiClient } from '../../scripts/lib/api-client.js';
-import { startTestController, type TestController } from '../support/controller.js';
+import { ADMIN, startTestController, type TestController } from '../support/controller.js';
+import { loaOkAsync } from '../support/loa-cli.js';
 import { outcome } from '../support/outcome.js';
 import { seedTree } from '../support/seed.js';
 
@@ -79,5 +80,13 @@ describe('API tokens (contract C)', () => {
     assert.deepEqual(await outcome(as.admin2!.post('/api/v1/users/u-op1/tokens', { name: 'ngoài vùng' })), { status: 403, code: 'LOA_ERR_FORBIDDEN' });
     assert.deepEqual(await outcome(as.admin2!.get('/api/v1/users/u-op1/tokens')), { status: 403, code: 'LOA_ERR_FORBIDDEN' });
     assert.deepEqual(await outcome(t.admin.post('/api/v1/users/u-op1/tokens', { name: 'x', expiresInDays: 0 })), { status: 400, code: 'LOA_ERR_SCHEMA' });
+  });
+
+  it('loa token create makes a token through the API that works at once', async () => {
+    const out = await loaOkAsync(['token', 'create', '--user', 'op1', '--name', 'CLI', '--days', '7', '--login', ADMIN.username, '--controller', t.controller.httpUrl], { LOA_PASSWORD: ADMIN.password });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { token: string; userId: string; expiresAt: string };
+    assert.equal(r.userId, 'u-op1');
+    assert.ok(Math.abs(Date.parse(r.expiresAt) - (Date.now() + 7 * 86_400_000)) < 120_000);
+    assert.equal((await withToken(t, r.token).get<{ user: { id: string } }>('/api/v1/auth/me')).user.id, 'u-op1');
   });
 });
