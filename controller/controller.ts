@@ -29,6 +29,7 @@ import { verifyRootUpdate } from '../shared/trust.js';
 import { ManifestCompiler } from './manifests/compiler.js';
 import { MediaLibrary } from './media/library.js';
 import { TelemetryIngest } from './telemetry/ingest.js';
+import { EventHub } from './telemetry/hub.js';
 import { RetentionJob } from './telemetry/retention.js';
 import { TelemetryRepo } from './data/telemetry.js';
 
@@ -57,6 +58,7 @@ export class Controller {
   private emergencyKey: EmergencySigner | null = null;
   private ctx: AppContext | null = null;
   private capFeedPoller: CapFeedPoller | null = null;
+  private events: EventHub | null = null;
   private reloading: Promise<unknown> = Promise.resolve();
   readonly clock: Clock;
   readonly log: Logger;
@@ -152,7 +154,23 @@ export class Controller {
     const bus = this.bus;
 
     const telemetry = new TelemetryRepo({ db });
-    this.ingest = new TelemetryIngest({ bus, repo: telemetry, acks: data.emergency, registry: metrics, log: this.log.child({ m: 'ingest' }), clock: this.clock });
+    // The live event stream (contract A): fed by ingest after each commit, scoped by zone in the route.
+    const events = new EventHub({
+      zoneOf: (id) => { const d = data.devices.get(id); const z = d ? data.zones.get(d.zoneId) : null; return d && z ? { zoneId: d.zoneId, path: z.path } : null; },
+      progressOf: (orderId) => {
+        const o = data.emergency.get(orderId);
+        const z = o ? data.zones.get(o.zoneId) : null;
+        if (!o || !z) return null;
+        const p = data.emergency.progress(orderId);
+        return { zonePath: z.path, counts: { targeted: p.targeted, received: p.received, playing: p.started, finished: p.finished, failed: p.failed, offline: p.offline } };
+      },
+      log: this.log.child({ m: 'events' }),
+    });
+    this.events = events;
+    this.ingest = new TelemetryIngest({
+      bus, repo: telemetry, acks: data.emergency, registry: metrics, log: this.log.child({ m: 'ingest' }), clock: this.clock,
+      onEvent: (e) => events.deviceEvent(e), onStatus: (id, online, at) => events.deviceStatus(id, online, at),
+    });
     await this.ingest.start();
     this.retention = new RetentionJob({ repo: telemetry, clock: this.clock, log: this.log.child({ m: 'retention' }), days: { telemetry: c.retention.telemetryDays, events: c.retention.eventsDays, plays: c.retention.playsDays } });
     this.retention.start();
@@ -177,7 +195,7 @@ export class Controller {
       trust: { chain: () => this.keys?.chain ?? [], reload: (by) => this.reloadTrust(by) },
       disconnectDevice: (id) => { this.broker?.disconnect(id); },
       emergency: { signer: () => this.emergencyKey, publish: (ids, body) => fanOut(bus, ids, body) },
-      tts,
+      tts, events,
     };
     this.ctx = ctx;
     const { app, routes } = await buildApp(ctx);
@@ -271,6 +289,7 @@ export class Controller {
   async stop(): Promise<void> {
     await this.capFeedPoller?.stop();
     this.capFeedPoller = null;
+    this.events?.stop(); // open event streams would otherwise hold the HTTP server open
     await this.http?.close();
     await this.compiler?.stop();
     this.retention?.stop();

@@ -8,6 +8,7 @@ import { registerManifest } from './cli/manifest.js';
 import { registerProvision } from './cli/provision.js';
 import { registerSelftest } from './cli/selftest.js';
 import { registerSim } from './cli/sim.js';
+import { registerToken } from './cli/token.js';
 
 const program = new Command('loa')
   .description('loaphuong: open, secure, offline-first IP loudspeakers and public e-boards for grassroots information')
@@ -21,6 +22,7 @@ registerDemo(program);
 registerProvision(program);
 registerSelftest(program);
 registerSim(program);
+registerToken(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (isLoaError(e)) {

@@ -158,6 +158,9 @@ export const ERRORS = {
   LOA_ERR_LIVE_STATE: { en: 'This step is not possible in the current state of the live broadcast', vi: 'Không thể thực hiện bước này ở trạng thái hiện tại của buổi phát trực tiếp' },
   LOA_ERR_LIVE_WEBRTC: { en: 'The microphone connection (WebRTC) could not be set up', vi: 'Không thiết lập được kết nối micrô (WebRTC)' },
   LOA_ERR_LIVE_ENCODER: { en: 'The live audio encoder (ffmpeg) failed', vi: 'Bộ mã hóa âm thanh trực tiếp (ffmpeg) bị lỗi' },
+  // issue 9: API tokens for integrations (Node-RED) and the live event stream
+  LOA_ERR_API_TOKEN: { en: 'The API token is unknown, expired or revoked', vi: 'Mã truy cập API không tồn tại, đã hết hạn hoặc đã bị thu hồi' },
+  LOA_ERR_STREAM_LIMIT: { en: 'Too many live event streams are open for this user', vi: 'Người dùng này đang mở quá nhiều luồng sự kiện trực tiếp' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,4 +1,5 @@
 import type { Db } from '../../agent/store/db.js';
+import { ApiTokensRepo } from './api-tokens.js';
 import { AuditRepo } from './audit.js';
 import { DevicesRepo } from './devices.js';
 import { EmergencyRepo } from './emergency.js';
@@ -25,6 +26,7 @@ export class DataLayer {
   readonly manifests: ManifestsRepo;
   readonly pairing: PairingRepo;
   readonly emergency: EmergencyRepo;
+  readonly apiTokens: ApiTokensRepo;
 
   constructor(readonly db: Db) {
     this.zones = new ZonesRepo(db);
@@ -37,6 +39,7 @@ export class DataLayer {
     this.manifests = new ManifestsRepo(db);
     this.pairing = new PairingRepo(db);
     this.emergency = new EmergencyRepo(db);
+    this.apiTokens = new ApiTokensRepo(db);
   }
 
   /** Runs `fn` in one transaction: all of it is stored, or none of it. */

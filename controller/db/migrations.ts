@@ -314,4 +314,22 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
   ALTER TABLE emergency_orders ADD COLUMN cap_expires_at INTEGER;   -- the alert's <expires> (ms); an approval never signs past it
   CREATE INDEX emergency_orders_cap ON emergency_orders(cap_sender, cap_identifier) WHERE cap_identifier IS NOT NULL;
   `,
+  // Node-RED workstream (issue 9): API tokens (`loat_…`) for integrations; only the sha256 of a token is kept
+  `
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,  -- sha256 of the token; the token itself is shown once and never stored
+    hint TEXT NOT NULL,               -- the first characters after loat_, to recognise a token in lists
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    last_used_ip TEXT,
+    revoked_at INTEGER,
+    revoked_by TEXT
+  );
+  CREATE INDEX api_tokens_user ON api_tokens(user_id, created_at);
+  `,
 ];

@@ -53,7 +53,7 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'loaphuong controller API', version: '1', description: 'Zones, users, devices, media, programs, schedules, manifests and telemetry of the grassroots information system (thông tin cơ sở). Errors are `{error: {code, message, vi}}`.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A session token from POST /api/v1/auth/login, or a device token (loa1.…)' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A session token from POST /api/v1/auth/login, an API token (loat_…, POST /api/v1/users/:id/tokens), or a device token (loa1.…)' } } },
       security: [{ bearer: [] }],
     },
   });

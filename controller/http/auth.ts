@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { tokenSubject, verifyDeviceToken } from '../../shared/device-token.js';
 import { LoaError } from '../../shared/errors.js';
 import { DUMMY_HASH, verifyPassword } from '../auth/password.js';
+import { API_TOKEN_PREFIX } from '../data/api-tokens.js';
 import type { User } from '../data/users.js';
 import type { AppContext, AuthMode } from './context.js';
 
@@ -29,6 +30,15 @@ export function identify(ctx: AppContext, req: FastifyRequest): { user: User | n
     verifyDeviceToken(token, key.publicKey, ctx.clock.now());
     return { user: null, deviceId: sub };
   }
+  if (token.startsWith(API_TOKEN_PREFIX)) {
+    // An API token (contract C) acts as its user, with the same roles; it is looked up by its hash only.
+    const now = ctx.clock.now();
+    const t = ctx.data.apiTokens.authenticate(token, now, req.ip);
+    const user = t ? ctx.data.users.get(t.userId) : null;
+    if (!t || !user || user.disabled) throw new LoaError('LOA_ERR_API_TOKEN');
+    req.apiTokenId = t.tokenId;
+    return { user, deviceId: null };
+  }
   return { user: ctx.data.users.sessionUser(hash(token), ctx.clock.now()), deviceId: null };
 }
 
@@ -42,6 +52,7 @@ export function authModeOf(url: string | undefined, mode: AuthMode | undefined):
 export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
   app.decorateRequest('user', null);
   app.decorateRequest('deviceId', null);
+  app.decorateRequest('apiTokenId', null);
   app.addHook('onRequest', async (req) => {
     const mode = authModeOf(req.routeOptions.url, req.routeOptions.config.auth);
     if (mode === 'public' || !req.routeOptions.url) return;

@@ -16,6 +16,7 @@ import type { TelemetryRepo } from '../data/telemetry.js';
 import type { TrustReloadResult } from '../keys.js';
 import type { EmergencySigner, FanOutResult } from '../emergency/signer.js';
 import type { TtsService } from '../tts/service.js';
+import type { EventHub } from '../telemetry/hub.js';
 
 export interface TrustAccess {
   /** Every signed root version, oldest first. */
@@ -44,6 +45,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     user: User | null;
     deviceId: string | null;
+    /** The API token (`loat_…`) the user authenticated with, when not a session (contract C). */
+    apiTokenId: string | null;
   }
 }
 
@@ -68,6 +71,8 @@ export interface AppContext {
   emergency: EmergencyAccess;
   /** Text to speech into the media library (espeak-ng, or the HTTP engine of the `tts` configuration). */
   tts: Pick<TtsService, 'speak'>;
+  /** The live event stream's hub (contract A, issue 9): device statuses, device events, emergency progress. */
+  events: EventHub;
 }
 
 /** The signed-in user, or 401. */

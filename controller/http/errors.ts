@@ -31,6 +31,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_LIVE_STATE: 409, LOA_ERR_LIVE_WEBRTC: 422, LOA_ERR_LIVE_ENCODER: 502,
   // issue 6: CAP alerts (a malformed or unsafe alert; a feed that cannot be read)
   LOA_ERR_CAP_INVALID: 422, LOA_ERR_CAP_FEED: 502,
+  // issue 9: API tokens and the live event stream
+  LOA_ERR_API_TOKEN: 401, LOA_ERR_STREAM_LIMIT: 429,
 };
 
 export function statusOf(code: ErrorCode): number {

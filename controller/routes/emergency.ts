@@ -72,6 +72,7 @@ export function registerEmergency(app: FastifyInstance, ctx: AppContext): void {
   }, async (req, reply) => {
     const { confirm, ttlMinutes, ...b } = req.body as SendBody;
     const r = await service.send(actorOf(req), { ...b, ttlMs: ttlMinutes * 60_000 }, { confirmation: { by: 'typed', text: confirm } });
+    ctx.events.progressChanged(r.order.id); // the live event stream (issue 9)
     if (r.approvalRequired) return reply.code(202).send({ order: r.order, approvalRequired: true, published: 0 });
     return reply.code(201).send({ order: r.order, approvalRequired: false, published: r.published, progress: r.progress });
   });
@@ -82,7 +83,12 @@ export function registerEmergency(app: FastifyInstance, ctx: AppContext): void {
       tags: ['emergency'], params: Params, body: Type.Optional(Type.Object({}, { additionalProperties: false })),
       summary: 'Approve an order held by the two-person rule: another user than its author, with emergency.send over its targets; it is signed and sent now',
     },
-  }, async (req) => service.approve(actorOf(req), (req.params as { id: string }).id));
+  }, async (req) => {
+    const id = (req.params as { id: string }).id;
+    const r = await service.approve(actorOf(req), id);
+    ctx.events.progressChanged(id);
+    return r;
+  });
 
   app.post('/api/v1/emergency/:id/cancel', {
     config: { perm: 'emergency.send' },
@@ -90,7 +96,12 @@ export function registerEmergency(app: FastifyInstance, ctx: AppContext): void {
       tags: ['emergency'], params: Params, body: Type.Optional(Type.Object({}, { additionalProperties: false })),
       summary: 'Cancel an order: a signed cancel (new seq and nonce, same order id and targets) goes to the devices the order went to; a pending order is simply dropped',
     },
-  }, async (req) => service.cancel(actorOf(req), (req.params as { id: string }).id));
+  }, async (req) => {
+    const id = (req.params as { id: string }).id;
+    const r = await service.cancel(actorOf(req), id);
+    ctx.events.progressChanged(id);
+    return r;
+  });
 
   app.get('/api/v1/emergency', {
     config: { perm: 'emergency.read' },

@@ -21,5 +21,7 @@ export function visible(req: FastifyRequest, perm: Permission): string[] {
 /** Appends to the audit log: who (user or device), from where, what. Call inside the change's transaction. */
 export function audit(ctx: AppContext, req: FastifyRequest, e: Omit<AuditInput, 'actor' | 'ip'>): void {
   const actor = req.user ? req.user.id : req.deviceId ? `device:${req.deviceId}` : 'anonymous';
-  ctx.data.audit.add({ ...e, actor, ip: req.ip }, ctx.clock.now());
+  // A change made with an API token names the token, so that an integration's actions can be told apart.
+  const details = req.apiTokenId ? { ...e.details, apiTokenId: req.apiTokenId } : e.details;
+  ctx.data.audit.add({ ...e, ...(details ? { details } : {}), actor, ip: req.ip }, ctx.clock.now());
 }

@@ -15,6 +15,9 @@ import { registerSystem } from './system.js';
 import { registerTrust } from './trust.js';
 import { registerUsers } from './users.js';
 import { registerZones } from './zones.js';
+import { registerApiTokens } from './api-tokens.js';
+import { registerEventsStream } from './events-stream.js';
+import { registerTts } from './tts.js';
 
 export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerSystem(app, ctx);
@@ -32,4 +35,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerEmergency(app, ctx);
   registerLive(app, ctx);
   registerCap(app, ctx);
+  registerApiTokens(app, ctx);
+  registerEventsStream(app, ctx);
+  registerTts(app, ctx);
 }

@@ -30,6 +30,8 @@ export interface TelemetryIngestOptions {
   maxEventsPerMessage?: number;
   /** Called after commit for each newly stored event (never for resends), e.g. to react to `manifest.accepted`. */
   onEvent?: (event: DeviceEvent, receivedAt: number) => void;
+  /** Called after commit for each stored device status (online/offline), e.g. for the live event stream (issue 9). */
+  onStatus?: (deviceId: string, online: boolean, at: number) => void;
   /** Where `emergency.ack` events are folded, in the same transaction (issue 6). */
   acks?: { foldAck(deviceId: string, ack: EmergencyAck, receivedAt: number): AckFold };
 }
@@ -65,6 +67,11 @@ const KIND_LABEL = { status: 'status', telemetry: 'telemetry', event: 'events' }
 interface Fresh {
   event: DeviceEvent;
   receivedAt: number;
+}
+interface FreshStatus {
+  deviceId: string;
+  online: boolean;
+  at: number;
 }
 
 /** Counts per kind|result within one flush, added to the metric only once the flush has committed. */
@@ -218,13 +225,15 @@ export class TelemetryIngest {
     const batch = this.queue.splice(0, this.options.batchSize ?? 2000);
     stats.items = batch.length;
     const fresh: Fresh[] = [];
+    const statuses: FreshStatus[] = [];
     const tally = new Map<string, number>();
     try {
-      this.options.repo.transaction(() => this.apply(batch, stats, fresh, tally));
+      this.options.repo.transaction(() => this.apply(batch, stats, fresh, tally, statuses));
     } catch (e) {
       this.log.error({ code: 'LOA_ERR_INTERNAL', items: batch.length, err: (e as Error).message }, 'ingest batch failed; retrying item by item');
       this.resetStats(stats, fresh, tally);
-      this.isolate(batch, stats, fresh, tally);
+      statuses.length = 0;
+      this.isolate(batch, stats, fresh, tally, statuses);
     } finally {
       this.flushing = false;
     }
@@ -255,6 +264,15 @@ export class TelemetryIngest {
         }
       }
     }
+    if (this.options.onStatus) {
+      for (const st of statuses) {
+        try {
+          this.options.onStatus(st.deviceId, st.online, st.at);
+        } catch (e) {
+          this.log.error({ code: 'LOA_ERR_INTERNAL', deviceId: st.deviceId, err: (e as Error).message }, 'onStatus hook failed');
+        }
+      }
+    }
     for (const fn of this.listeners) fn(stats);
     return stats;
   }
@@ -269,19 +287,21 @@ export class TelemetryIngest {
    * After a failed batch: each item in its own savepoint, so that one poisoned item is dropped and the rest are
    * stored. When even that fails (the database itself), the batch goes back to the queue for the next flush.
    */
-  private isolate(batch: IngestItem[], stats: FlushStats, fresh: Fresh[], tally: Map<string, number>): void {
+  private isolate(batch: IngestItem[], stats: FlushStats, fresh: Fresh[], tally: Map<string, number>, statuses: FreshStatus[]): void {
     const repo = this.options.repo;
     try {
       repo.transaction(() => {
         for (const item of batch) {
           const before = { ...stats };
           const n = fresh.length;
+          const ns = statuses.length;
           const tallyBefore = new Map(tally);
           try {
-            repo.transaction(() => this.apply([item], stats, fresh, tally));
+            repo.transaction(() => this.apply([item], stats, fresh, tally, statuses));
           } catch (e) {
             Object.assign(stats, before);
             fresh.length = n;
+            statuses.length = ns;
             tally.clear();
             for (const [k, v] of tallyBefore) tally.set(k, v);
             stats.failed++;
@@ -292,6 +312,7 @@ export class TelemetryIngest {
       });
     } catch (e) {
       this.resetStats(stats, fresh, tally);
+      statuses.length = 0;
       const room = Math.max(0, (this.options.maxQueue ?? 100_000) - this.queue.length);
       const back = batch.slice(0, room);
       this.queue.unshift(...back);
@@ -300,7 +321,7 @@ export class TelemetryIngest {
     }
   }
 
-  private apply(batch: readonly IngestItem[], stats: FlushStats, fresh: Fresh[], tally: Map<string, number>): void {
+  private apply(batch: readonly IngestItem[], stats: FlushStats, fresh: Fresh[], tally: Map<string, number>, statuses: FreshStatus[]): void {
     const repo = this.options.repo;
     const known = new Map<string, boolean>();
     const merges = new Map<string, StateMerge>();
@@ -320,6 +341,7 @@ export class TelemetryIngest {
         case 'status': {
           const s = item.status;
           repo.applyStatus(id, s.online, s.at, s.manifestVersion ?? null);
+          statuses.push({ deviceId: id, online: s.online, at: s.at });
           m.appliedVersion = Math.max(m.appliedVersion, s.manifestVersion ?? 0);
           stats.stored++;
           bump(tally, 'status', 'stored');

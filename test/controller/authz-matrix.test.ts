@@ -16,7 +16,7 @@ import { startTestController, type TestController } from '../support/controller.
  * cannot skip the matrix.
  */
 type Side = 'X1' | 'X2';
-interface Probe { method: string; url: string; body?: unknown; headers?: Record<string, string>; form?: FormData }
+interface Probe { method: string; url: string; body?: unknown; headers?: Record<string, string>; form?: FormData; /** An endless stream (SSE): only the status is read. */ stream?: boolean }
 type Fixture = (side: Side) => Probe | null;
 
 const ROLES: { name: string; role: Role; canApprove: boolean }[] = [
@@ -207,6 +207,16 @@ describe('authorization matrix', () => {
       mk.device(s);
       return { method: 'POST', url: '/api/v1/cap', headers: { 'content-type': 'application/cap+xml' }, body: capAlert(uniq('MATRIX-'), s) };
     },
+    // issue 9: API tokens of another user (user.write over that user's zones), the live event stream, text to speech
+    'POST /api/v1/users/:id/tokens': (s) => ({ method: 'POST', url: `/api/v1/users/${mk.user(s)}/tokens`, body: { name: 'Node-RED' } }),
+    'GET /api/v1/users/:id/tokens': (s) => ({ method: 'GET', url: `/api/v1/users/${mk.user(s)}/tokens` }),
+    'DELETE /api/v1/users/:id/tokens/:tokenId': (s) => {
+      const userId = mk.user(s);
+      const tok = t.controller.data.apiTokens.create({ id: uniq('tok-'), userId, name: 'Node-RED', token: `loat_${uniq('matrix')}`, createdBy: 'x', expiresAt: Date.now() + 86_400_000 }, Date.now());
+      return { method: 'DELETE', url: `/api/v1/users/${userId}/tokens/${tok.id}` };
+    },
+    'GET /api/v1/events/stream': (s) => ({ method: 'GET', url: `/api/v1/events/stream?zone=${s}`, stream: true }),
+    'POST /api/v1/media/tts': (s) => ({ method: 'POST', url: '/api/v1/media/tts', body: { zoneId: s, title: 'Bản tin', text: 'Xin chào bà con.' } }),
   };
   for (const kind of ['programs', 'schedules'] as const) {
     for (const a of ['submit', 'approve', 'reject', 'archive', 'reopen']) FIXTURES[`POST /api/v1/${kind}/:id/${a}`] = workflow(kind, a);
@@ -257,8 +267,9 @@ describe('authorization matrix', () => {
           if (probe.form) body = probe.form;
           else if (typeof probe.body === 'string') body = probe.body;
           else if (probe.body !== undefined) { body = JSON.stringify(probe.body); headers['content-type'] = 'application/json'; }
-          const res = await fetch(new URL(probe.url, t.controller.httpUrl), { method: probe.method, headers, ...(body !== undefined ? { body } : {}) });
-          const text = await res.text();
+          const abort = new AbortController();
+          const res = await fetch(new URL(probe.url, t.controller.httpUrl), { method: probe.method, headers, signal: abort.signal, ...(body !== undefined ? { body } : {}) });
+          const text = probe.stream && res.ok ? (abort.abort(), '') : await res.text();
           const expectOk = side === 'X1' && allowed(r, route.perm as Permission);
           const ok = res.status !== 401 && res.status !== 403;
           if (ok !== expectOk) failures.push(`${key} [${side}] → ${res.status} (expected ${expectOk ? 'allowed' : '403'}) ${text.slice(0, 160)}`);
