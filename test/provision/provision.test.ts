@@ -187,7 +187,7 @@ void describe('loa provision into a temp root', () => {
     assert.match(text, /would write \/etc\/loa\/agent\.json/);
     assert.match(text, /would make a new Ed25519 key \/var\/lib\/loa\/device\.key \(mode 0600\)/);
     assert.match(text, /would install trust root v1 from .*root\.json \(verified\)/);
-    assert.match(text, /ExecStart=\/usr\/bin\/node --max-semi-space-size=2 \/opt\/loaphuong\/bin\/loa\.js agent run/);
+    assert.match(text, /ExecStart=\/usr\/bin\/node --max-semi-space-size=1 --v8-pool-size=1 \/opt\/loaphuong\/bin\/loa\.js agent run/);
     assert.match(text, /to run on the target: systemctl enable --now loa-agent\.service/);
     assert.match(text, /Dry run: nothing was changed\./);
     assert.deepEqual(rig.board.received().filter((n) => n.includes('dry')), [], 'no relay was touched');
