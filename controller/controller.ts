@@ -18,6 +18,7 @@ import type { FastifyInstance } from './http/fastify.js';
 import { emergencyKeyProblem, loadControllerKeys, type ControllerKeys, type TrustReloadResult } from './keys.js';
 import { emergencySigner, fanOut, type EmergencySigner } from './emergency/signer.js';
 import { EmergencyService } from './emergency/service.js';
+import { commandSigner, type CommandSigner } from './commands/signer.js';
 import { CapFeedPoller } from './cap/feed.js';
 import { CapIngest } from './cap/ingest.js';
 import { EspeakProvider } from './tts/espeak.js';
@@ -55,6 +56,7 @@ export class Controller {
   private dataLayer: DataLayer | null = null;
   private keys: ControllerKeys | null = null;
   private emergencyKey: EmergencySigner | null = null;
+  private commandKey: CommandSigner | null = null;
   private ctx: AppContext | null = null;
   private capFeedPoller: CapFeedPoller | null = null;
   private reloading: Promise<unknown> = Promise.resolve();
@@ -126,6 +128,7 @@ export class Controller {
     const keys = loadControllerKeys(keysDirOf(c), this.clock.now());
     this.keys = keys;
     this.emergencyKey = signerOf(keys);
+    this.commandKey = commandSigner(keys.scheduleKeyPem);
     const db = openDb({ path: resolve(dataDir, 'controller.db'), migrations: CONTROLLER_MIGRATIONS });
     this.db = db;
     const data = new DataLayer(db);
@@ -152,7 +155,7 @@ export class Controller {
     const bus = this.bus;
 
     const telemetry = new TelemetryRepo({ db });
-    this.ingest = new TelemetryIngest({ bus, repo: telemetry, acks: data.emergency, registry: metrics, log: this.log.child({ m: 'ingest' }), clock: this.clock });
+    this.ingest = new TelemetryIngest({ bus, repo: telemetry, acks: data.emergency, commandAcks: data.commands, registry: metrics, log: this.log.child({ m: 'ingest' }), clock: this.clock });
     await this.ingest.start();
     this.retention = new RetentionJob({ repo: telemetry, clock: this.clock, log: this.log.child({ m: 'retention' }), days: { telemetry: c.retention.telemetryDays, events: c.retention.eventsDays, plays: c.retention.playsDays } });
     this.retention.start();
@@ -177,6 +180,10 @@ export class Controller {
       trust: { chain: () => this.keys?.chain ?? [], reload: (by) => this.reloadTrust(by) },
       disconnectDevice: (id) => { this.broker?.disconnect(id); },
       emergency: { signer: () => this.emergencyKey, publish: (ids, body) => fanOut(bus, ids, body) },
+      commands: {
+        signer: () => this.commandKey ?? (this.commandKey = commandSigner(keys.scheduleKeyPem)),
+        publish: (deviceId, body) => bus.publish(topics.down(deviceId, 'cmd'), body, { qos: 1 }),
+      },
       tts,
     };
     this.ctx = ctx;
@@ -249,6 +256,7 @@ export class Controller {
     if (changed || emergencyChanged) {
       this.keys = next;
       this.emergencyKey = signerOf(next);
+      this.commandKey = commandSigner(next.scheduleKeyPem);
     }
     let devices = 0;
     if (changed) {

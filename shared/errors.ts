@@ -158,6 +158,15 @@ export const ERRORS = {
   LOA_ERR_LIVE_STATE: { en: 'This step is not possible in the current state of the live broadcast', vi: 'Không thể thực hiện bước này ở trạng thái hiện tại của buổi phát trực tiếp' },
   LOA_ERR_LIVE_WEBRTC: { en: 'The microphone connection (WebRTC) could not be set up', vi: 'Không thiết lập được kết nối micrô (WebRTC)' },
   LOA_ERR_LIVE_ENCODER: { en: 'The live audio encoder (ffmpeg) failed', vi: 'Bộ mã hóa âm thanh trực tiếp (ffmpeg) bị lỗi' },
+  // issue 7: signed device commands (test tone, volume, relay check, reboot; contract B)
+  LOA_ERR_COMMAND_INVALID: { en: 'The device command is invalid', vi: 'Lệnh điều khiển thiết bị không hợp lệ' },
+  LOA_ERR_COMMAND_SIGNATURE: { en: 'The device command is not signed by a trusted schedule key', vi: 'Lệnh điều khiển thiết bị không có chữ ký hợp lệ của khóa lịch phát' },
+  LOA_ERR_COMMAND_WRONG_DEVICE: { en: 'The device command is for another device', vi: 'Lệnh điều khiển dành cho thiết bị khác' },
+  LOA_ERR_COMMAND_EXPIRED: { en: 'The device command has expired', vi: 'Lệnh điều khiển thiết bị đã hết hạn' },
+  LOA_ERR_COMMAND_REPLAY: { en: 'The device command was already received (replay)', vi: 'Lệnh điều khiển thiết bị đã được nhận trước đó (phát lại)' },
+  LOA_ERR_COMMAND_BUSY: { en: 'A command of this type is still running on this device', vi: 'Một lệnh cùng loại vẫn đang chạy trên thiết bị này' },
+  LOA_ERR_COMMAND_SKIPPED: { en: 'The test tone could not play: an emergency or live broadcast held the loudspeakers', vi: 'Không phát được âm thử: loa đang phát khẩn cấp hoặc trực tiếp' },
+  LOA_ERR_COMMAND_DEVICE: { en: 'This device cannot take commands (not enrolled, revoked or decommissioned)', vi: 'Thiết bị này không nhận lệnh được (chưa đăng ký, đã thu hồi hoặc đã ngừng sử dụng)' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,5 +1,6 @@
 import type { Db } from '../../agent/store/db.js';
 import { AuditRepo } from './audit.js';
+import { CommandsRepo } from './commands.js';
 import { DevicesRepo } from './devices.js';
 import { EmergencyRepo } from './emergency.js';
 import { ManifestsRepo } from './manifests.js';
@@ -25,6 +26,7 @@ export class DataLayer {
   readonly manifests: ManifestsRepo;
   readonly pairing: PairingRepo;
   readonly emergency: EmergencyRepo;
+  readonly commands: CommandsRepo;
 
   constructor(readonly db: Db) {
     this.zones = new ZonesRepo(db);
@@ -37,6 +39,7 @@ export class DataLayer {
     this.manifests = new ManifestsRepo(db);
     this.pairing = new PairingRepo(db);
     this.emergency = new EmergencyRepo(db);
+    this.commands = new CommandsRepo(db);
   }
 
   /** Runs `fn` in one transaction: all of it is stored, or none of it. */

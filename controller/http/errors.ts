@@ -31,6 +31,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_LIVE_STATE: 409, LOA_ERR_LIVE_WEBRTC: 422, LOA_ERR_LIVE_ENCODER: 502,
   // issue 6: CAP alerts (a malformed or unsafe alert; a feed that cannot be read)
   LOA_ERR_CAP_INVALID: 422, LOA_ERR_CAP_FEED: 502,
+  // issue 7: signed device commands
+  LOA_ERR_COMMAND_BUSY: 409, LOA_ERR_COMMAND_DEVICE: 409, LOA_ERR_COMMAND_INVALID: 422,
 };
 
 export function statusOf(code: ErrorCode): number {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../http/context.js';
 import { registerCap } from './cap.js';
+import { registerCommands } from './commands.js';
 import { registerDevices } from './devices.js';
 import { registerEmergency } from './emergency.js';
 import { registerDeviceImport } from './devices-import.js';
@@ -32,4 +33,5 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerEmergency(app, ctx);
   registerLive(app, ctx);
   registerCap(app, ctx);
+  registerCommands(app, ctx);
 }
