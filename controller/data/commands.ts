@@ -96,8 +96,8 @@ export class CommandsRepo {
 
   /** Commands past their expiry with no final ack become `expired`; returns them (for the audit log). */
   expireDue(now: number): CommandRecord[] {
-    return this.db.prepare<[number, number], Row>(`UPDATE device_commands SET state = 'expired', updated_at = ?1, error_code = 'LOA_ERR_COMMAND_EXPIRED',
-      error_message = 'no final answer from the device before the command expired' WHERE state IN ('sent', 'received') AND expires_at <= ?2 RETURNING ${COLS}`)
+    return this.db.prepare<[number, number], Row>(`UPDATE device_commands SET state = 'expired', updated_at = ?, error_code = 'LOA_ERR_COMMAND_EXPIRED',
+      error_message = 'no final answer from the device before the command expired' WHERE state IN ('sent', 'received') AND expires_at <= ? RETURNING ${COLS}`)
       .all(now, now).map(toRecord);
   }
 
