@@ -6,10 +6,11 @@ import { createLogger, type Logger } from '../shared/log.js';
 import type { AudioSink } from '../shared/player.js';
 import type { EventType } from '../shared/schemas/events.js';
 import type { HardwareProfile } from '../shared/schemas/hardware-profile.js';
-import { PRIORITY_RANK, type SignedManifest } from '../shared/schemas/manifest.js';
+import type { SignedManifest } from '../shared/schemas/manifest.js';
 import { openBundle } from './bundle.js';
 import { CommandHandler } from './commands/handler.js';
 import { CommandStore } from './commands/store.js';
+import { playVolume } from './commands/volume.js';
 import { EmergencyHandler } from './emergency/handler.js';
 import { EmergencyStore } from './emergency/store.js';
 import { deviceTokenSource, loadIdentity, type DeviceIdentity } from './identity.js';
@@ -134,7 +135,7 @@ export class Agent {
         this.commands?.onPlay(occ, phase, detail);
       },
       // The device volume (the `volume` command) scales every play but emergencies, which keep their signed volume.
-      volumeOf: (occ) => (occ.rank >= PRIORITY_RANK.emergency ? occ.volume : Math.round((occ.volume * commandStore.volume()) / 100)),
+      volumeOf: (occ) => playVolume(occ, commandStore.volume()),
       ...this.o.scheduler,
     });
     const current = this.manager.current();

@@ -18,7 +18,7 @@ export interface ReadBackOptions {
  */
 export async function readBackMismatch(driver: RelayDriver, want: readonly boolean[], o: ReadBackOptions): Promise<string | null> {
   if (!driver.supportsReadBack) return null;
-  await o.clock.sleep(o.settleMs, o.signal);
+  if (o.settleMs > 0) await o.clock.sleep(o.settleMs, o.signal);
   const state = await driver.readState();
   if (!state) return null;
   const wrong = want.map((w, i) => (state[i] === w ? -1 : i)).filter((i) => i >= 0);
