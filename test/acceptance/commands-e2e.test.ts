@@ -61,10 +61,11 @@ test('device commands end to end with a real controller, a real `loa agent run` 
       return c!;
     };
 
-    // 1. Volume 40: stored on the device, applied to the next plays.
-    const vol = await send({ type: 'volume', volume: 40 });
-    assert.equal(vol.command.state, 'sent');
-    assert.deepEqual((await until(vol.command.id, 'done', 15_000)).result, { volume: 40, previous: 100 });
+    // 1. Volume 40 with the CLI, which follows the command until it is done: stored on the device, applied to the next plays.
+    const out = await loaOkAsync(['device', 'cmd', 'loa-cmd-1', 'volume', '--volume', '40', '--controller', ctl.controller.httpUrl, '--json'], { LOA_TOKEN: api.token! });
+    const vol = JSON.parse(out) as { command: Cmd };
+    assert.equal(vol.command.state, 'done');
+    assert.deepEqual(vol.command.result, { volume: 40, previous: 100 });
 
     // 2. A 2-second test tone; a second one while it runs is refused.
     const t0 = Date.now();
