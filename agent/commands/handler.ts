@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Clock } from '../../shared/clock.js';
-import { LoaError, toLoaError, type ErrorCode } from '../../shared/errors.js';
+import { LoaError, toLoaError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { COMMAND_MAX_BYTES, type CommandAck, type DeviceCommand } from '../../shared/schemas/command.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
@@ -31,7 +31,7 @@ export interface CommandHandlerOptions {
   log: Logger;
 }
 
-type Extra = { result?: Record<string, unknown>; code?: ErrorCode | string; reason?: string; dedupe?: string };
+type Extra = { result?: Record<string, unknown>; code?: string; reason?: string; dedupe?: string };
 
 /**
  * Signed device commands on the device (DESIGN §3 `cmd`): verify (verify.ts), remember against replay, then

@@ -67,7 +67,7 @@ test('rejects a command signed by an unknown key, by the emergency key, or by a 
 });
 
 test('rejects a malformed command: unknown type, parameters out of range, extra fields', () => {
-  for (const c of [command({ type: 'shutdown' } as never), command({ params: { volume: 101 } } as never), { ...command(), extra: 1 } as never]) {
+  for (const c of [command({ type: 'shutdown' } as never), command({ params: { volume: 101 } }), { ...command(), extra: 1 } as never]) {
     assert.equal(code(() => verifyDeviceCommand(sign(c), ctx())), 'LOA_ERR_COMMAND_INVALID');
   }
   assert.equal(code(() => verifyDeviceCommand('{not json', ctx())), 'LOA_ERR_JSON_PARSE');
