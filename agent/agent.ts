@@ -8,12 +8,16 @@ import type { EventType } from '../shared/schemas/events.js';
 import type { HardwareProfile } from '../shared/schemas/hardware-profile.js';
 import type { SignedManifest } from '../shared/schemas/manifest.js';
 import { openBundle } from './bundle.js';
+import { CommandHandler } from './commands/handler.js';
+import { CommandStore } from './commands/store.js';
+import { playVolume } from './commands/volume.js';
 import { EmergencyHandler } from './emergency/handler.js';
 import { EmergencyStore } from './emergency/store.js';
 import { deviceTokenSource, loadIdentity, type DeviceIdentity } from './identity.js';
 import { ManifestManager } from './manifest/manager.js';
 import { MediaStore } from './media/store.js';
 import { OutputController } from './outputs/controller.js';
+import { checkRelays } from './outputs/relay-check.js';
 import { createRelayDriver, type RelayDriverDeps } from './outputs/resolve.js';
 import { createAudioSink } from './player/resolve.js';
 import { PlaysRepo } from './scheduler/plays.js';
@@ -45,7 +49,16 @@ export interface AgentOptions {
   sync?: AgentSyncOptions | false;
   /** Reported in the retained MQTT status. */
   agentVersion?: string;
+  /**
+   * The `reboot` command: restart the agent service. Called after the outbox has drained (or 5 s); `loa agent
+   * run` stops the agent and exits with AGENT_RESTART_EXIT_CODE so that systemd's Restart= starts it again.
+   * Without it the command is acknowledged as received and nothing restarts (tests observe the call).
+   */
+  onRestart?: (commandId: string) => void;
 }
+
+/** The exit status of `loa agent run` after a `reboot` command: systemd (Restart=always) starts the agent again. */
+export const AGENT_RESTART_EXIT_CODE = 75;
 
 /**
  * The supervisor (DESIGN §4): opens the store, starts outputs (fail-safe off first), the player, the
@@ -61,6 +74,7 @@ export class Agent {
   private identity: DeviceIdentity | null = null;
   private syncer: Sync | null = null;
   private emergency: EmergencyHandler | null = null;
+  private commands: CommandHandler | null = null;
   private readonly clock: Clock;
   private readonly log: Logger;
 
@@ -92,7 +106,7 @@ export class Agent {
     this.outbox = outbox;
     const media = new MediaStore({ dataDir, db, log: this.log.child({ m: 'media' }), now });
     media.init();
-    this.manager = new ManifestManager({ db, outbox, media, log: this.log.child({ m: 'manifest' }), deviceId: this.deviceId, now, keepMedia: () => this.emergency?.activeMedia() ?? [] });
+    this.manager = new ManifestManager({ db, outbox, media, log: this.log.child({ m: 'manifest' }), deviceId: this.deviceId, now, keepMedia: () => [...(this.emergency?.activeMedia() ?? []), ...(this.commands?.activeMedia() ?? [])] });
     this.event('agent.start', `start:${now()}:${process.pid}`, { pid: process.pid, profile: profile.id });
 
     const driver = createRelayDriver(profile.relay, { clock: this.clock, log: this.log.child({ m: 'relay' }), ...this.o.relayDeps });
@@ -112,10 +126,17 @@ export class Agent {
       this.log.error({ code: err.code }, err.message);
       this.event('audio.fault', `audio-check:${now()}`, { code: err.code, message: err.message });
     }
+    const commandStore = new CommandStore(db);
     this.scheduler = new Scheduler({
       clock: this.clock, plays: new PlaysRepo({ db, outbox }), outbox, sink, outputs: this.outputs, log: this.log.child({ m: 'scheduler' }),
       media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) },
-      onPlay: (occ, phase, detail) => this.emergency?.onPlay(occ, phase, detail), ...this.o.scheduler,
+      onPlay: (occ, phase, detail) => {
+        this.emergency?.onPlay(occ, phase, detail);
+        this.commands?.onPlay(occ, phase, detail);
+      },
+      // The device volume (the `volume` command) scales every play but emergencies, which keep their signed volume.
+      volumeOf: (occ) => playVolume(occ, commandStore.volume()),
+      ...this.o.scheduler,
     });
     const current = this.manager.current();
     this.scheduler.setManifest(current?.signed ?? null);
@@ -129,6 +150,13 @@ export class Agent {
       },
     });
     this.emergency.restore();
+    const outputs = this.outputs;
+    this.commands = new CommandHandler({
+      deviceId: this.deviceId, store: commandStore, outbox, scheduler: this.scheduler, root: () => manager.root(), media,
+      checkRelays: () => checkRelays(outputs, profile.outputs, { clock: this.clock }),
+      restart: (commandId) => void this.restart(commandId), clock: this.clock, log: this.log.child({ m: 'commands' }),
+    });
+    this.commands.restore();
     this.scheduler.start();
     await this.startSync(media);
     this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0, sync: this.syncer !== null }, 'agent ready');
@@ -159,6 +187,7 @@ export class Agent {
       ...(this.o.agentVersion ? { agentVersion: this.o.agentVersion } : {}),
       onDown: (kind, body) => {
         if (kind === 'emergency' && this.emergency) void this.emergency.receive(body);
+        else if (kind === 'cmd' && this.commands) void this.commands.receive(body);
         else this.log.info({ kind }, `${kind} message received; this agent does not handle it yet`);
       },
       ...so,
@@ -175,6 +204,19 @@ export class Agent {
   /** Emergency orders (also for orders that arrive by other channels than MQTT, e.g. tests and USB). */
   get emergencyOrders(): EmergencyHandler | null {
     return this.emergency;
+  }
+
+  /** Signed device commands (also for commands that arrive by other channels than MQTT, e.g. tests). */
+  get deviceCommands(): CommandHandler | null {
+    return this.commands;
+  }
+
+  /** The `reboot` command: waits (at most 5 s) for the outbox to reach the controller, then asks to be restarted. */
+  private async restart(commandId: string): Promise<void> {
+    const deadline = this.clock.monotonic() + 5000;
+    while (this.syncer?.connected && this.unsentEvents(1).length > 0 && this.clock.monotonic() < deadline) await this.clock.sleep(100);
+    if (this.o.onRestart) this.o.onRestart(commandId);
+    else this.log.warn({ commandId }, 'reboot command: this agent has no restart hook (not run by `loa agent run`); not restarting');
   }
 
   /** The sync supervisor, when this agent syncs with a controller. */

@@ -18,6 +18,7 @@ import type { FastifyInstance } from './http/fastify.js';
 import { emergencyKeyProblem, loadControllerKeys, type ControllerKeys, type TrustReloadResult } from './keys.js';
 import { emergencySigner, fanOut, type EmergencySigner } from './emergency/signer.js';
 import { EmergencyService } from './emergency/service.js';
+import { commandSigner, type CommandSigner } from './commands/signer.js';
 import { CapFeedPoller } from './cap/feed.js';
 import { CapIngest } from './cap/ingest.js';
 import { EspeakProvider } from './tts/espeak.js';
@@ -56,6 +57,7 @@ export class Controller {
   private dataLayer: DataLayer | null = null;
   private keys: ControllerKeys | null = null;
   private emergencyKey: EmergencySigner | null = null;
+  private commandKey: CommandSigner | null = null;
   private ctx: AppContext | null = null;
   private capFeedPoller: CapFeedPoller | null = null;
   private events: EventHub | null = null;
@@ -128,6 +130,7 @@ export class Controller {
     const keys = loadControllerKeys(keysDirOf(c), this.clock.now());
     this.keys = keys;
     this.emergencyKey = signerOf(keys);
+    this.commandKey = commandSigner(keys.scheduleKeyPem);
     const db = openDb({ path: resolve(dataDir, 'controller.db'), migrations: CONTROLLER_MIGRATIONS });
     this.db = db;
     const data = new DataLayer(db);
@@ -168,7 +171,7 @@ export class Controller {
     });
     this.events = events;
     this.ingest = new TelemetryIngest({
-      bus, repo: telemetry, acks: data.emergency, registry: metrics, log: this.log.child({ m: 'ingest' }), clock: this.clock,
+      bus, repo: telemetry, acks: data.emergency, commandAcks: data.commands, registry: metrics, log: this.log.child({ m: 'ingest' }), clock: this.clock,
       onEvent: (e) => events.deviceEvent(e), onStatus: (id, online, at) => events.deviceStatus(id, online, at),
     });
     await this.ingest.start();
@@ -196,6 +199,10 @@ export class Controller {
       disconnectDevice: (id) => { this.broker?.disconnect(id); },
       emergency: { signer: () => this.emergencyKey, publish: (ids, body) => fanOut(bus, ids, body) },
       tts, events,
+      commands: {
+        signer: () => this.commandKey ?? (this.commandKey = commandSigner(keys.scheduleKeyPem)),
+        publish: (deviceId, body) => bus.publish(topics.down(deviceId, 'cmd'), body, { qos: 1 }),
+      },
     };
     this.ctx = ctx;
     const { app, routes } = await buildApp(ctx);
@@ -267,6 +274,7 @@ export class Controller {
     if (changed || emergencyChanged) {
       this.keys = next;
       this.emergencyKey = signerOf(next);
+      this.commandKey = commandSigner(next.scheduleKeyPem);
     }
     let devices = 0;
     if (changed) {

@@ -3,6 +3,7 @@ import { isLoaError, messageVi } from '../shared/errors.js';
 import { registerAgent } from './cli/agent.js';
 import { registerController } from './cli/controller.js';
 import { registerDemo } from './cli/demo.js';
+import { registerDevice } from './cli/device.js';
 import { registerKeys } from './cli/keys.js';
 import { registerManifest } from './cli/manifest.js';
 import { registerProvision } from './cli/provision.js';
@@ -23,6 +24,7 @@ registerProvision(program);
 registerSelftest(program);
 registerSim(program);
 registerToken(program);
+registerDevice(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (isLoaError(e)) {

@@ -161,6 +161,15 @@ export const ERRORS = {
   // issue 9: API tokens for integrations (Node-RED) and the live event stream
   LOA_ERR_API_TOKEN: { en: 'The API token is unknown, expired or revoked', vi: 'Mã truy cập API không tồn tại, đã hết hạn hoặc đã bị thu hồi' },
   LOA_ERR_STREAM_LIMIT: { en: 'Too many live event streams are open for this user', vi: 'Người dùng này đang mở quá nhiều luồng sự kiện trực tiếp' },
+  // issue 7: signed device commands (test tone, volume, relay check, reboot; contract B)
+  LOA_ERR_COMMAND_INVALID: { en: 'The device command is invalid', vi: 'Lệnh điều khiển thiết bị không hợp lệ' },
+  LOA_ERR_COMMAND_SIGNATURE: { en: 'The device command is not signed by a trusted schedule key', vi: 'Lệnh điều khiển thiết bị không có chữ ký hợp lệ của khóa lịch phát' },
+  LOA_ERR_COMMAND_WRONG_DEVICE: { en: 'The device command is for another device', vi: 'Lệnh điều khiển dành cho thiết bị khác' },
+  LOA_ERR_COMMAND_EXPIRED: { en: 'The device command has expired', vi: 'Lệnh điều khiển thiết bị đã hết hạn' },
+  LOA_ERR_COMMAND_REPLAY: { en: 'The device command was already received (replay)', vi: 'Lệnh điều khiển thiết bị đã được nhận trước đó (phát lại)' },
+  LOA_ERR_COMMAND_BUSY: { en: 'A command of this type is still running on this device', vi: 'Một lệnh cùng loại vẫn đang chạy trên thiết bị này' },
+  LOA_ERR_COMMAND_SKIPPED: { en: 'The test tone could not play: an emergency or live broadcast held the loudspeakers', vi: 'Không phát được âm thử: loa đang phát khẩn cấp hoặc trực tiếp' },
+  LOA_ERR_COMMAND_DEVICE: { en: 'This device cannot take commands (not enrolled, revoked or decommissioned)', vi: 'Thiết bị này không nhận lệnh được (chưa đăng ký, đã thu hồi hoặc đã ngừng sử dụng)' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

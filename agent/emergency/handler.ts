@@ -1,7 +1,8 @@
 import type { Clock } from '../../shared/clock.js';
 import { LoaError, toLoaError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import type { EmergencyAck, EmergencyOrder, SignedEmergencyOrder } from '../../shared/schemas/emergency.js';
+import { EMERGENCY_MAX_BYTES, type EmergencyAck, type EmergencyOrder, type SignedEmergencyOrder } from '../../shared/schemas/emergency.js';
+import { claimedIds } from '../../shared/signed-message.js';
 import type { MediaEntry } from '../../shared/schemas/manifest.js';
 import { PRIORITY_RANK } from '../../shared/schemas/manifest.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
@@ -156,13 +157,6 @@ export function occurrenceOf(o: EmergencyOrder, receivedAt: number): Occurrence 
 
 /** orderId and seq as the input claims them, for the refusal ack (only when they look like ids). */
 function claimedOrder(input: unknown): { orderId: string; seq: number } | null {
-  let v: unknown = input;
-  try {
-    if (typeof v === 'string' || Buffer.isBuffer(v)) v = JSON.parse(String(v)) as unknown;
-  } catch {
-    return null;
-  }
-  const s = (v as { signed?: { orderId?: unknown; seq?: unknown } } | null)?.signed;
-  if (!s || typeof s.orderId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(s.orderId)) return null;
-  return { orderId: s.orderId, seq: typeof s.seq === 'number' && Number.isSafeInteger(s.seq) && s.seq > 0 ? s.seq : 1 };
+  const c = claimedIds(input, 'orderId', EMERGENCY_MAX_BYTES);
+  return c ? { orderId: c.id, seq: c.seq } : null;
 }

@@ -2,7 +2,8 @@ import { LoaError } from '../../shared/errors.js';
 import { EMERGENCY_MAX_BYTES, EMERGENCY_MAX_TTL_MS, SignedEmergencyOrder } from '../../shared/schemas/emergency.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
 import { requireThreshold } from '../../shared/trust.js';
-import { checker, parseJsonText } from '../../shared/validate.js';
+import { checkLifetime, parseSigned } from '../../shared/signed-message.js';
+import { checker } from '../../shared/validate.js';
 
 export const signedEmergencyChecker = checker(SignedEmergencyOrder, 'LOA_ERR_EMERGENCY_INVALID');
 
@@ -26,10 +27,7 @@ export interface EmergencyVerifyContext {
  * must cover one of the device's zones), replay (nonce or seq seen before). Throws a coded LoaError.
  */
 export function verifyEmergencyOrder(input: unknown, ctx: EmergencyVerifyContext): SignedEmergencyOrder {
-  const raw = typeof input === 'string' || Buffer.isBuffer(input)
-    ? parseJsonText(input, EMERGENCY_MAX_BYTES, 'emergency order')
-    : input;
-  const env = signedEmergencyChecker.parse(raw, 'emergency order');
+  const env = parseSigned(input, EMERGENCY_MAX_BYTES, signedEmergencyChecker, 'emergency order');
   const o = env.signed;
   const what = `emergency order ${o.orderId} (seq ${o.seq})`;
   requireThreshold(o, env.signatures, ctx.root, 'emergency', {
@@ -38,13 +36,7 @@ export function verifyEmergencyOrder(input: unknown, ctx: EmergencyVerifyContext
   if (ctx.root.revokedDevices.includes(ctx.deviceId)) {
     throw new LoaError('LOA_ERR_EMERGENCY_SCOPE', `device ${ctx.deviceId} is revoked in root metadata v${ctx.root.version}`);
   }
-  const issued = Date.parse(o.issuedAt);
-  const expires = Date.parse(o.expiresAt);
-  if (expires <= ctx.now) throw new LoaError('LOA_ERR_EMERGENCY_EXPIRED', `${what} expired at ${o.expiresAt}`, { details: { expiresAt: o.expiresAt } });
-  if (issued > ctx.now + SKEW_MS) throw new LoaError('LOA_ERR_EMERGENCY_EXPIRED', `${what} is issued in the future (${o.issuedAt}); check the device clock`, { details: { issuedAt: o.issuedAt } });
-  if (expires - issued > EMERGENCY_MAX_TTL_MS || expires <= issued) {
-    throw new LoaError('LOA_ERR_EMERGENCY_EXPIRED', `${what} lives from ${o.issuedAt} to ${o.expiresAt}; at most 24 h is allowed`);
-  }
+  checkLifetime(o, ctx.now, { maxTtlMs: EMERGENCY_MAX_TTL_MS, skewMs: SKEW_MS, code: 'LOA_ERR_EMERGENCY_EXPIRED', what });
   if (o.action === 'start' && !o.content) throw new LoaError('LOA_ERR_EMERGENCY_INVALID', `${what}: a start order needs content`);
   const mine = new Set(ctx.zones);
   if (!o.target.devices.includes(ctx.deviceId) && !o.target.zones.some((z) => mine.has(z))) {

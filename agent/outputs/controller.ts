@@ -50,6 +50,17 @@ export interface OutputState {
   error?: { code: string; message: string };
 }
 
+/** What OutputController.exclusive hands out: the board, and the controller's view of it. */
+export interface BoardAccess {
+  driver: RelayDriver;
+  connected: boolean;
+  lastError: LoaError | null;
+  /** A play holds the channel (or it is cooling down). */
+  inUse(channel: number): boolean;
+  applied(): boolean[];
+  setApplied(channel: number, on: boolean): void;
+}
+
 export class OutputController {
   private readonly o: OutputControllerOptions;
   private readonly queue = new OperationQueue();
@@ -194,6 +205,21 @@ export class OutputController {
       faulted: this.faulted,
       ...(this.faulted && this.lastError ? { error: { code: this.lastError.code, message: this.lastError.message } } : {}),
     };
+  }
+
+  /**
+   * Runs `fn` alone on the board, in the operation queue (no switch of a play interleaves with it): for checks
+   * that switch channels themselves (relay-check.ts). `fn` must record what it writes with setApplied.
+   */
+  exclusive<T>(fn: (board: BoardAccess) => Promise<T>): Promise<T> {
+    return this.queue.run(() => fn({
+      driver: this.driver, connected: this.connected, lastError: this.lastError ?? null,
+      inUse: (ch) => this.desired[ch] === true || (this.refs[ch] ?? 0) > 0,
+      applied: () => [...this.applied],
+      setApplied: (ch, on) => {
+        this.applied[ch] = on;
+      },
+    }));
   }
 
   // ---- zones and channels

@@ -13,6 +13,7 @@ import type { RelayDriver } from '../../shared/outputs.js';
 import type { AudioSink } from '../../shared/player.js';
 import type { HardwareProfile, OutputZone } from '../../shared/schemas/hardware-profile.js';
 import { toneWav } from '../../shared/wav.js';
+import { readBackMismatch } from '../outputs/channel-check.js';
 import { createRelayDriver, type RelayDriverDeps } from '../outputs/resolve.js';
 import { createAudioSink } from '../player/resolve.js';
 import { underRoot } from './detect.js';
@@ -127,14 +128,8 @@ export async function runSelftest(o: SelftestOptions): Promise<SelftestResult> {
   }
 
   // 2. Each channel on, then off, read back where the board can.
-  const readBack = async (want: boolean[]): Promise<string | null> => {
-    if (!driver?.supportsReadBack) return null;
-    await clock.sleep(settleMs, o.signal);
-    const state = await driver.readState();
-    if (!state) return null;
-    const wrong = want.map((w, i) => (state[i] === w ? -1 : i)).filter((i) => i >= 0);
-    return wrong.length ? wrong.map((i) => `ch${i} reads ${state[i] ? 'on' : 'off'}`).join(', ') : '';
-  };
+  const readBack = (want: boolean[]): Promise<string | null> =>
+    (driver ? readBackMismatch(driver, want, { clock, settleMs, ...(o.signal ? { signal: o.signal } : {}) }) : Promise.resolve(null));
   if (driver) {
     for (let ch = 0; ch < channels; ch++) {
       for (const on of [true, false]) {

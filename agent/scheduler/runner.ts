@@ -29,7 +29,7 @@ export class ProgramRunner {
   private itemStartPos = 0;
   private playing = false;
 
-  constructor(private readonly options: { sink: AudioSink; media: MediaLookup; clock: Clock; log: Logger; onItemFault?: (occ: Occurrence, index: number, err: LoaError) => void }) {}
+  constructor(private readonly options: { sink: AudioSink; media: MediaLookup; clock: Clock; log: Logger; volumeOf?: (occ: Occurrence) => number; onItemFault?: (occ: Occurrence, index: number, err: LoaError) => void }) {}
 
   /** Current position in the program, ms (for checkpoints). */
   position(): number {
@@ -51,6 +51,7 @@ export class ProgramRunner {
       }
       if (signal.aborted) return { status: 'aborted', positionMs: Math.max(itemStart, offsetMs), playedMs: played, failures };
       const inner = Math.max(0, offsetMs - itemStart);
+      const volume = this.options.volumeOf?.(occ) ?? occ.volume;
       let req: PlayRequest;
       if (item.kind === 'media') {
         if (!this.options.media.has(item.ref)) {
@@ -60,9 +61,9 @@ export class ProgramRunner {
           itemStart = itemEnd;
           continue;
         }
-        req = { key: occ.key, source: { kind: 'file', path: this.options.media.pathOf(item.ref), sha256: item.ref, durationMs: item.durationMs }, offsetMs: inner, volume: occ.volume };
+        req = { key: occ.key, source: { kind: 'file', path: this.options.media.pathOf(item.ref), sha256: item.ref, durationMs: item.durationMs }, offsetMs: inner, volume };
       } else {
-        req = { key: occ.key, source: { kind: 'stream', url: item.ref, durationMs: item.durationMs }, offsetMs: inner, volume: occ.volume };
+        req = { key: occ.key, source: { kind: 'stream', url: item.ref, durationMs: item.durationMs }, offsetMs: inner, volume };
       }
       this.itemStartPos = itemStart + inner;
       this.itemStartedMono = this.options.clock.monotonic();

@@ -37,6 +37,8 @@ export interface SchedulerOptions {
   prewarmMarginMs?: number;
   /** Told when an occurrence starts, ends (with its status) or is skipped (with the reason): emergency acks. */
   onPlay?: (occ: Occurrence, phase: 'start' | 'end' | 'skip', detail?: string) => void;
+  /** The volume a play is sent to the sink with (default: the occurrence's own; the agent applies the device volume). */
+  volumeOf?: (occ: Occurrence) => number;
 }
 
 interface Current {
@@ -80,7 +82,7 @@ export class Scheduler {
   ticks = 0;
 
   constructor(options: SchedulerOptions) {
-    this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, onPlay: () => undefined, ...options };
+    this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, onPlay: () => undefined, volumeOf: (occ) => occ.volume, ...options };
   }
 
   /** Installs the manifest in force (or null). The current play, if any, finishes. */
@@ -390,7 +392,7 @@ export class Scheduler {
   private startPlay(occ: Occurrence): void {
     const abort = new AbortController();
     const runner = new ProgramRunner({
-      sink: this.o.sink, media: this.o.media, clock: this.o.clock, log: this.o.log,
+      sink: this.o.sink, media: this.o.media, clock: this.o.clock, log: this.o.log, volumeOf: this.o.volumeOf,
       onItemFault: (o, index, err) => this.itemFault(o, index, err),
     });
     const cur: Current = { occ, abort, reason: null, runner, task: Promise.resolve() };

@@ -2,7 +2,8 @@ import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mq
 import { makeDeviceToken } from '../../shared/device-token.js';
 import { toLoaError } from '../../shared/errors.js';
 import type { EmergencyAck, EmergencyOrder } from '../../shared/schemas/emergency.js';
-import type { DeviceEvent } from '../../shared/schemas/events.js';
+import type { DeviceEvent, EventType } from '../../shared/schemas/events.js';
+import { claimedIds } from '../../shared/signed-message.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
 import { DOWN_KINDS, topics, type DownKind } from '../../shared/topics.js';
 import { parseJsonText } from '../../shared/validate.js';
@@ -10,6 +11,7 @@ import { verifyEmergencyOrder } from '../emergency/verify.js';
 import { backoffDelay, type BackoffOptions } from '../sync/backoff.js';
 import type { Limiter } from './limiter.js';
 import type { AckReport, PingReport, SimDeviceSpec } from './protocol.js';
+import { SimCommands } from './commands.js';
 import { ReplaySet } from './replay.js';
 
 export type SimConnectFn = (url: string, options: IClientOptions) => MqttClient;
@@ -78,7 +80,8 @@ interface Playing {
  * write to its outbox (received, started, finished, rejected, cancelled) are published as DeviceEvents, QoS 1,
  * one per message, with seq per device and key `${deviceId}:${seq}`, and resent after a reconnect until
  * their PUBACK. No SQLite, no audio: "started" is sent at once (at startAt when the order has one) and
- * "finished" after the play time. It also answers a bench probe the agent does not know: an unsigned
+ * "finished" after the play time. Signed device commands on `…/cmd` go to SimCommands (./commands.ts), which
+ * checks them with the agent's `verifyDeviceCommand` and sends `command.ack` events. It also answers a bench probe the agent does not know: an unsigned
  * `{"ping":n}` on `…/cmd` gets one telemetry sample back on `…/up/telemetry` (QoS 1).
  */
 export class SimDevice {
@@ -96,6 +99,7 @@ export class SimDevice {
   private readonly eventsTopic: string;
   private readonly statusTopic: string;
   private readonly telemetryTopic: string;
+  private readonly commands: SimCommands;
 
   constructor(private readonly o: SimDeviceOptions) {
     this.id = o.spec.id;
@@ -104,6 +108,10 @@ export class SimDevice {
     this.eventsTopic = topics.up(this.id, 'events');
     this.statusTopic = topics.up(this.id, 'status');
     this.telemetryTopic = topics.up(this.id, 'telemetry');
+    this.commands = new SimCommands({
+      deviceId: this.id, root: o.root, now: () => this.now(), ack: (data) => this.publishEvent('command.ack', data),
+      error: (code, message) => this.o.hooks?.error?.(code, message),
+    });
   }
 
   get connected(): boolean {
@@ -133,6 +141,7 @@ export class SimDevice {
     this.retryTimer = null;
     for (const p of this.playing.values()) for (const t of p.timers) clearTimeout(t);
     this.playing.clear();
+    this.commands.stop();
     const conn = this.conn;
     if (!conn) return;
     if (conn.up && (this.o.status ?? true)) {
@@ -249,7 +258,10 @@ export class SimDevice {
   private onCmd(payload: Buffer): void {
     const body = parseJsonText(payload, DOWN_MAX_BYTES, 'cmd', 'LOA_ERR_MQTT_PAYLOAD') as { ping?: unknown } | null;
     const n = body?.ping;
-    if (typeof n !== 'number' || !Number.isSafeInteger(n)) return; // signed commands: not simulated
+    if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
+      this.commands.receive(payload); // a signed device command, checked like the agent does
+      return;
+    }
     const at = this.now();
     this.o.hooks?.ping?.({ deviceId: this.id, n, at });
     const conn = this.conn;
@@ -300,11 +312,17 @@ export class SimDevice {
       orderId: o.orderId, seq: o.seq, state, at: new Date(now).toISOString(),
       ...(extra.code ? { code: extra.code } : {}), ...(extra.reason ? { reason: extra.reason } : {}),
     };
+    this.o.hooks?.ack?.({ deviceId: this.id, orderId: o.orderId, state, at: now, ...(extra.code ? { code: extra.code } : {}) });
+    this.publishEvent('emergency.ack', data);
+  }
+
+  /** Queues one event (seq per device, key deviceId:seq) and publishes it (QoS 1) when connected; resent after a reconnect. */
+  private publishEvent(type: EventType, data: object): void {
+    const now = this.now();
     const seq = ++this.seq;
-    const event: DeviceEvent = { deviceId: this.id, seq, key: `${this.id}:${seq}`, type: 'emergency.ack', at: now, data };
+    const event: DeviceEvent = { deviceId: this.id, seq, key: `${this.id}:${seq}`, type, at: now, data: data as Record<string, unknown> };
     const body = JSON.stringify(event);
     this.pending.set(seq, body);
-    this.o.hooks?.ack?.({ deviceId: this.id, orderId: o.orderId, state, at: now, ...(extra.code ? { code: extra.code } : {}) });
     if (this.conn?.up) this.send(this.conn, seq, body);
   }
 
@@ -328,14 +346,6 @@ export function playTimeOf(o: EmergencyOrder, start: number): number {
 
 /** orderId and seq as a refused input claims them (the same rule as agent/emergency/handler.ts). */
 export function claimedOrder(input: Buffer | string): { orderId: string; seq: number } | null {
-  if (input.length > DOWN_MAX_BYTES) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(String(input)) as unknown;
-  } catch {
-    return null;
-  }
-  const s = (v as { signed?: { orderId?: unknown; seq?: unknown } } | null)?.signed;
-  if (!s || typeof s.orderId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(s.orderId)) return null;
-  return { orderId: s.orderId, seq: typeof s.seq === 'number' && Number.isSafeInteger(s.seq) && s.seq > 0 ? s.seq : 1 };
+  const c = claimedIds(input, 'orderId', DOWN_MAX_BYTES);
+  return c ? { orderId: c.id, seq: c.seq } : null;
 }

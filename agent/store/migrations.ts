@@ -55,4 +55,18 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX emergency_seen_expiry ON emergency_seen(expires_at);
   `,
+  // 4: signed device commands seen (replay: nonces until they expire, the last seq for ever in settings
+  //    `command.lastSeq`; the device volume is the setting `device.volume`), and what became of each
+  `
+  CREATE TABLE commands_seen (
+    nonce TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    command_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'received' CHECK (state IN ('received', 'restarting', 'done', 'failed'))
+  );
+  CREATE INDEX commands_seen_expiry ON commands_seen(expires_at);
+  `,
 ];

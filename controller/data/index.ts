@@ -1,6 +1,7 @@
 import type { Db } from '../../agent/store/db.js';
 import { ApiTokensRepo } from './api-tokens.js';
 import { AuditRepo } from './audit.js';
+import { CommandsRepo } from './commands.js';
 import { DevicesRepo } from './devices.js';
 import { EmergencyRepo } from './emergency.js';
 import { ManifestsRepo } from './manifests.js';
@@ -27,6 +28,7 @@ export class DataLayer {
   readonly pairing: PairingRepo;
   readonly emergency: EmergencyRepo;
   readonly apiTokens: ApiTokensRepo;
+  readonly commands: CommandsRepo;
 
   constructor(readonly db: Db) {
     this.zones = new ZonesRepo(db);
@@ -40,6 +42,7 @@ export class DataLayer {
     this.pairing = new PairingRepo(db);
     this.emergency = new EmergencyRepo(db);
     this.apiTokens = new ApiTokensRepo(db);
+    this.commands = new CommandsRepo(db);
   }
 
   /** Runs `fn` in one transaction: all of it is stored, or none of it. */

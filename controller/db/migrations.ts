@@ -314,7 +314,7 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
   ALTER TABLE emergency_orders ADD COLUMN cap_expires_at INTEGER;   -- the alert's <expires> (ms); an approval never signs past it
   CREATE INDEX emergency_orders_cap ON emergency_orders(cap_sender, cap_identifier) WHERE cap_identifier IS NOT NULL;
   `,
-  // Node-RED workstream (issue 9): API tokens (`loat_…`) for integrations; only the sha256 of a token is kept
+  // 6: API tokens (issue 9, contract C) (`loat_…`) for integrations; only the sha256 of a token is kept
   `
   CREATE TABLE api_tokens (
     id TEXT PRIMARY KEY,
@@ -331,5 +331,30 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
     revoked_by TEXT
   );
   CREATE INDEX api_tokens_user ON api_tokens(user_id, created_at);
+  `,
+  // 7: signed device commands (issue 7, contract B): test tone, volume, relay check, reboot
+  `
+  -- one counter for every signed command: seqs only grow (never below Unix seconds, so a restore does not reuse them)
+  CREATE TABLE command_seq (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+  INSERT INTO command_seq (id, value) VALUES (1, 0);
+  CREATE TABLE device_commands (
+    id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,          -- no foreign key: a command outlives nothing, but a decommissioned device keeps its history
+    zone_id TEXT NOT NULL,            -- the device's zone when it was sent (RBAC of the history)
+    type TEXT NOT NULL CHECK (type IN ('test_tone', 'volume', 'relay_check', 'reboot')),
+    params TEXT NOT NULL,             -- JSON, as signed
+    seq INTEGER NOT NULL UNIQUE,
+    state TEXT NOT NULL CHECK (state IN ('sent', 'received', 'done', 'failed', 'expired')),
+    expires_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    result TEXT,                      -- JSON from the device's done (or failed relay check) ack
+    error_code TEXT,
+    error_message TEXT,
+    signed_body TEXT NOT NULL         -- the signed command as published (canonical JSON)
+  );
+  CREATE INDEX device_commands_device ON device_commands(device_id, created_at);
+  CREATE INDEX device_commands_open ON device_commands(state, expires_at) WHERE state IN ('sent', 'received');
   `,
 ];

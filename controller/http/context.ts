@@ -17,6 +17,7 @@ import type { TrustReloadResult } from '../keys.js';
 import type { EmergencySigner, FanOutResult } from '../emergency/signer.js';
 import type { TtsService } from '../tts/service.js';
 import type { EventHub } from '../telemetry/hub.js';
+import type { CommandSigner } from '../commands/signer.js';
 
 export interface TrustAccess {
   /** Every signed root version, oldest first. */
@@ -31,6 +32,13 @@ export interface EmergencyAccess {
   signer(): EmergencySigner | null;
   /** Publishes one signed order (QoS 1) on each device's own emergency topic. */
   publish(deviceIds: readonly string[], body: string): Promise<FanOutResult>;
+}
+
+/** Signed device commands (issue 7): the schedule key in force and the publish on the device's own cmd topic. */
+export interface CommandAccess {
+  signer(): CommandSigner;
+  /** Publishes one signed command (QoS 1) on `loa/v1/dev/{id}/cmd`. */
+  publish(deviceId: string, body: string): Promise<void>;
 }
 
 export type AuthMode = 'public' | 'user' | 'device' | 'user-or-device';
@@ -69,6 +77,7 @@ export interface AppContext {
   /** Drops a device's broker connection (after revocation). */
   disconnectDevice: (deviceId: string) => void;
   emergency: EmergencyAccess;
+  commands: CommandAccess;
   /** Text to speech into the media library (espeak-ng, or the HTTP engine of the `tts` configuration). */
   tts: Pick<TtsService, 'speak'>;
   /** The live event stream's hub (contract A, issue 9): device statuses, device events, emergency progress. */

@@ -33,6 +33,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_CAP_INVALID: 422, LOA_ERR_CAP_FEED: 502,
   // issue 9: API tokens and the live event stream
   LOA_ERR_API_TOKEN: 401, LOA_ERR_STREAM_LIMIT: 429,
+  // issue 7: signed device commands
+  LOA_ERR_COMMAND_BUSY: 409, LOA_ERR_COMMAND_DEVICE: 409, LOA_ERR_COMMAND_INVALID: 422,
 };
 
 export function statusOf(code: ErrorCode): number {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../http/context.js';
 import { registerCap } from './cap.js';
+import { registerCommands } from './commands.js';
 import { registerDevices } from './devices.js';
 import { registerEmergency } from './emergency.js';
 import { registerDeviceImport } from './devices-import.js';
@@ -38,4 +39,5 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerApiTokens(app, ctx);
   registerEventsStream(app, ctx);
   registerTts(app, ctx);
+  registerCommands(app, ctx);
 }

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AbortError, SystemClock, type Clock } from '../../shared/clock.js';
 import { createLogger, type Logger } from '../../shared/log.js';
+import { CommandAck } from '../../shared/schemas/command.js';
 import { EmergencyAck } from '../../shared/schemas/emergency.js';
 import type { DeviceEvent } from '../../shared/schemas/events.js';
 import { topics } from '../../shared/topics.js';
@@ -34,6 +35,8 @@ export interface TelemetryIngestOptions {
   onStatus?: (deviceId: string, online: boolean, at: number) => void;
   /** Where `emergency.ack` events are folded, in the same transaction (issue 6). */
   acks?: { foldAck(deviceId: string, ack: EmergencyAck, receivedAt: number): AckFold };
+  /** Where `command.ack` events are folded, in the same transaction (issue 7, device commands). */
+  commandAcks?: { foldAck(deviceId: string, ack: CommandAck, receivedAt: number): string };
 }
 
 export interface FlushStats {
@@ -63,6 +66,7 @@ export interface IngestCounters {
 
 type Result = 'stored' | 'duplicate' | 'malformed' | 'mismatched' | 'unknown_device' | 'dropped' | 'failed';
 const ackCheck = checker(EmergencyAck, 'LOA_ERR_MQTT_PAYLOAD');
+const commandAckCheck = checker(CommandAck, 'LOA_ERR_MQTT_PAYLOAD');
 const KIND_LABEL = { status: 'status', telemetry: 'telemetry', event: 'events' } as const;
 interface Fresh {
   event: DeviceEvent;
@@ -114,7 +118,7 @@ export class TelemetryIngest {
   private flushing = false;
   private readonly listeners = new Set<(s: FlushStats) => void>();
   private readonly throttle = new LogThrottle();
-  private metrics: { items: Counter<'kind' | 'result'>; acks: Counter<'result'>; flush: Histogram; queue: Gauge } | null = null;
+  private metrics: { items: Counter<'kind' | 'result'>; acks: Counter<'result'>; commandAcks: Counter<'result'>; flush: Histogram; queue: Gauge } | null = null;
 
   constructor(private readonly options: TelemetryIngestOptions) {}
 
@@ -139,6 +143,7 @@ export class TelemetryIngest {
       this.metrics = {
         items: new Counter({ name: 'loa_ingest_items_total', help: 'Device statuses, telemetry samples and events seen by ingest, by kind and result', labelNames: ['kind', 'result'], registers: [r] }),
         acks: new Counter({ name: 'loa_ingest_emergency_acks_total', help: 'Emergency acks by result: stored, malformed, unknown_order, not_targeted', labelNames: ['result'], registers: [r] }),
+        commandAcks: new Counter({ name: 'loa_ingest_command_acks_total', help: 'Device command acks by result: stored, malformed, unknown_command, wrong_device, stale', labelNames: ['result'], registers: [r] }),
         flush: new Histogram({ name: 'loa_ingest_flush_seconds', help: 'Time to write one batch', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [r] }),
         queue: new Gauge({ name: 'loa_ingest_queue_items', help: 'Items waiting for the next flush', registers: [r] }),
       };
@@ -240,7 +245,9 @@ export class TelemetryIngest {
     stats.ms = performance.now() - t0;
     for (const [k, n] of tally) {
       const [kind, result] = k.split('|') as [string, string];
-      if (kind === 'ack') {
+      if (kind === 'cmdack') {
+        this.metrics?.commandAcks.inc({ result }, n);
+      } else if (kind === 'ack') {
         this.metrics?.acks.inc({ result }, n);
         if (result === 'stored') this.counters.acksStored += n;
         else this.counters.acksIgnored += n;
@@ -374,6 +381,10 @@ export class TelemetryIngest {
           if (e.type === 'emergency.ack' && this.options.acks) {
             const r = ackCheck.is(e.data) ? this.options.acks.foldAck(id, e.data, item.receivedAt) : 'malformed';
             tally.set(`ack|${r}`, (tally.get(`ack|${r}`) ?? 0) + 1); // their own metric (below), not an item kind
+          }
+          if (e.type === 'command.ack' && this.options.commandAcks) {
+            const r = commandAckCheck.is(e.data) ? this.options.commandAcks.foldAck(id, e.data, item.receivedAt) : 'malformed';
+            tally.set(`cmdack|${r}`, (tally.get(`cmdack|${r}`) ?? 0) + 1);
           }
           break;
         }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Agent } from '../../agent/agent.js';
+import { Agent, AGENT_RESTART_EXIT_CODE } from '../../agent/agent.js';
 import { openBundle } from '../../agent/bundle.js';
 import { loadProfile } from '../../agent/config/profile.js';
 import { ensureKey, initIdentity, loadIdentity } from '../../agent/identity.js';
@@ -21,7 +21,11 @@ import { registerAgentPair } from './agent-pair-command.js';
 export async function runAgent(dataDir: string, profilePath: string): Promise<void> {
   const log = createLogger('agent');
   const profile = loadProfile(profilePath);
-  const agent = new Agent({ dataDir, profile, log });
+  // `reboot` commands restart the agent service, not the machine: a clean stop, then an exit status systemd restarts.
+  const agent = new Agent({ dataDir, profile, log, onRestart: (commandId) => {
+    log.warn({ commandId, exitCode: AGENT_RESTART_EXIT_CODE }, 'restarting the agent service (reboot command)');
+    void stop(AGENT_RESTART_EXIT_CODE);
+  } });
   // Under systemd (Type=notify, WatchdogSec): READY=1 once started, WATCHDOG=1 while the scheduler loop ticks.
   const watchdog = new Watchdog({ heartbeat: () => agent.schedulerTicks, log: log.child({ m: 'watchdog' }) });
   let stopping = false;

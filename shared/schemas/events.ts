@@ -11,6 +11,7 @@ export const EVENT_TYPES = [
   'audio.fault', 'stream.gap',
   'store.recovered', 'clock.step',
   'emergency.ack',
+  'command.ack',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

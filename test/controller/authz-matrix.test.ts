@@ -112,6 +112,20 @@ describe('authorization matrix', () => {
         mediaId: m.id, repeat: 1, volume: null, startAt: null, ttlMs: 3_600_000, expiresAt: now + 3_600_000, createdBy: 'x',
       }, now, sent).id;
     },
+    /** An enrolled device (its key bound), which takes commands. */
+    liveDevice: (s: Side): string => {
+      const id = mk.device(s);
+      const k = generateKeyPair();
+      t.controller.data.devices.bindKey(id, { publicKey: k.publicKey, keyid: k.keyid, hardwareProfile: null, agentVersion: null }, Date.now());
+      return id;
+    },
+    /** A device command already sent to a device of the side. */
+    command: (s: Side): { deviceId: string; id: string } => {
+      const deviceId = mk.device(s);
+      const now = Date.now();
+      const c = t.controller.data.commands.create({ id: uniq('cmd-'), deviceId, zoneId: `${s}-C1`, type: 'relay_check', params: {}, seq: t.controller.data.commands.nextSeq(now), expiresAt: now + 300_000, createdBy: 'x', signedBody: '{}' }, now);
+      return { deviceId, id: c.id };
+    },
     user: (s: Side): string => {
       const id = uniq('usr-');
       t.controller.data.users.create({ id, username: id, displayName: id, passwordHash: 'x' }, Date.now());
@@ -217,6 +231,13 @@ describe('authorization matrix', () => {
     },
     'GET /api/v1/events/stream': (s) => ({ method: 'GET', url: `/api/v1/events/stream?zone=${s}`, stream: true }),
     'POST /api/v1/media/tts': (s) => ({ method: 'POST', url: '/api/v1/media/tts', body: { zoneId: s, title: 'Bản tin', text: 'Xin chào bà con.' } }),
+    // issue 7: device commands (contract B; device.write to send, device.read to read, in the device's zone)
+    'POST /api/v1/devices/:id/commands': (s) => ({ method: 'POST', url: `/api/v1/devices/${mk.liveDevice(s)}/commands`, body: { type: 'relay_check' } }),
+    'GET /api/v1/devices/:id/commands': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.command(s).deviceId}/commands?limit=10` }),
+    'GET /api/v1/devices/:id/commands/:commandId': (s) => {
+      const c = mk.command(s);
+      return { method: 'GET', url: `/api/v1/devices/${c.deviceId}/commands/${c.id}` };
+    },
   };
   for (const kind of ['programs', 'schedules'] as const) {
     for (const a of ['submit', 'approve', 'reject', 'archive', 'reopen']) FIXTURES[`POST /api/v1/${kind}/:id/${a}`] = workflow(kind, a);

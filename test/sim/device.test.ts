@@ -6,6 +6,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { SimDevice, type SimDeviceHooks } from '../../agent/sim/device.js';
 import { generateKeyPair, signEnvelope } from '../../shared/crypto.js';
 import { verifyDeviceToken } from '../../shared/device-token.js';
+import type { CommandAck, DeviceCommand } from '../../shared/schemas/command.js';
 import type { EmergencyAck, EmergencyOrder } from '../../shared/schemas/emergency.js';
 import type { DeviceEvent } from '../../shared/schemas/events.js';
 import { topics } from '../../shared/topics.js';
@@ -185,7 +186,7 @@ describe('a simulated device', () => {
     assert.equal(hooks.ups, 2);
   });
 
-  it('answers an unsigned {"ping":n} on cmd with one telemetry sample, and ignores any other command', async () => {
+  it('answers an unsigned {"ping":n} on cmd with one telemetry sample, and refuses an unsigned command without acking it', async () => {
     const pings: number[] = [];
     device = make(null, { ping: (p) => void pings.push(p.n) });
     const c = await up();
@@ -195,5 +196,35 @@ describe('a simulated device', () => {
     assert.equal(tele.length, 1);
     assert.deepEqual(JSON.parse(tele[0]!.payload), { at: now, manifestVersion: 0, stale: false });
     assert.deepEqual(pings, [7]);
+    assert.deepEqual(c.events(), []);
+    assert.deepEqual(hooks.errors, ['LOA_ERR_COMMAND_INVALID']);
+  });
+
+  it('checks signed device commands like the agent and acks them: a volume at once, a test tone after its length, a replay and another device\'s command rejected', async () => {
+    device = make();
+    const c = await up();
+    let seq = 1_795_000_000;
+    const cmd = (over: Partial<DeviceCommand>): DeviceCommand => ({
+      _type: 'command', schemaVersion: 1, commandId: `cmd-${++seq}`, deviceId: ID, seq, nonce: randomBytes(16).toString('base64url'),
+      issuedAt: new Date(NOW).toISOString(), expiresAt: new Date(NOW + 300_000).toISOString(), type: 'volume', params: { volume: 30 }, ...over,
+    } as DeviceCommand);
+    const vol = signEnvelope(cmd({}), [trust.schedule.privateKeyPem]);
+    c.deliver('cmd', vol);
+    c.deliver('cmd', signEnvelope(cmd({ type: 'test_tone', params: { durationS: 2 } }), [trust.schedule.privateKeyPem]));
+    c.deliver('cmd', vol);
+    c.deliver('cmd', signEnvelope(cmd({ deviceId: 'sim-other' }), [trust.schedule.privateKeyPem]));
+    c.deliver('cmd', signEnvelope(cmd({}), [trust.emergency.privateKeyPem]));
+    const acks = (): string[] => c.events().filter((e) => e.type === 'command.ack').map((e) => {
+      const a = e.data as CommandAck;
+      return `${a.commandId}:${a.state}${a.code ? `:${a.code}` : ''}`;
+    });
+    const base = 1_795_000_000;
+    assert.deepEqual(acks(), [
+      `cmd-${base + 1}:received`, `cmd-${base + 1}:done`, `cmd-${base + 2}:received`, `cmd-${base + 1}:rejected:LOA_ERR_COMMAND_REPLAY`,
+      `cmd-${base + 3}:rejected:LOA_ERR_COMMAND_WRONG_DEVICE`, `cmd-${base + 4}:rejected:LOA_ERR_COMMAND_SIGNATURE`,
+    ]);
+    advance(2000);
+    assert.equal(acks().at(-1), `cmd-${base + 2}:done`);
+    assert.deepEqual((c.events().at(-1)!.data as CommandAck).result, { hz: 1000, durationMs: 2000, simulated: true });
   });
 });
