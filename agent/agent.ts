@@ -8,6 +8,8 @@ import type { EventType } from '../shared/schemas/events.js';
 import type { HardwareProfile } from '../shared/schemas/hardware-profile.js';
 import type { SignedManifest } from '../shared/schemas/manifest.js';
 import { openBundle } from './bundle.js';
+import { DisplayRole, type DisplayRoleDeps } from './display/role.js';
+import { httpUploader } from './display/screenshot.js';
 import { EmergencyHandler } from './emergency/handler.js';
 import { EmergencyStore } from './emergency/store.js';
 import { deviceTokenSource, loadIdentity, type DeviceIdentity } from './identity.js';
@@ -45,6 +47,8 @@ export interface AgentOptions {
   sync?: AgentSyncOptions | false;
   /** Reported in the retained MQTT status. */
   agentVersion?: string;
+  /** The display role (profile `display`): replacements for tests, or false to leave it off. */
+  display?: Partial<DisplayRoleDeps> | false;
 }
 
 /**
@@ -61,6 +65,7 @@ export class Agent {
   private identity: DeviceIdentity | null = null;
   private syncer: Sync | null = null;
   private emergency: EmergencyHandler | null = null;
+  private displayRole: DisplayRole | null = null;
   private readonly clock: Clock;
   private readonly log: Logger;
 
@@ -112,10 +117,21 @@ export class Agent {
       this.log.error({ code: err.code }, err.message);
       this.event('audio.fault', `audio-check:${now()}`, { code: err.code, message: err.message });
     }
+    if (profile.display && this.o.display !== false) {
+      this.displayRole = new DisplayRole({
+        config: profile.display, clock: this.clock, outbox, log: this.log.child({ m: 'display' }),
+        media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) }, ...this.o.display,
+      });
+      await this.displayRole.start();
+    }
     this.scheduler = new Scheduler({
       clock: this.clock, plays: new PlaysRepo({ db, outbox }), outbox, sink, outputs: this.outputs, log: this.log.child({ m: 'scheduler' }),
-      media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) },
-      onPlay: (occ, phase, detail) => this.emergency?.onPlay(occ, phase, detail), ...this.o.scheduler,
+      media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) }, display: this.displayRole?.surface ?? null,
+      onPlay: (occ, phase, detail) => {
+        this.emergency?.onPlay(occ, phase, detail);
+        this.displayRole?.onPlay(occ, phase);
+      },
+      ...this.o.scheduler,
     });
     const current = this.manager.current();
     this.scheduler.setManifest(current?.signed ?? null);
@@ -170,6 +186,12 @@ export class Agent {
       },
     });
     this.syncer.start();
+    this.displayRole?.setUploader(httpUploader({ baseUrl: config.controllerUrl, deviceId: this.deviceId, token }));
+  }
+
+  /** The display role, when the hardware profile has a display (issue 8). */
+  get display(): DisplayRole | null {
+    return this.displayRole;
   }
 
   /** Emergency orders (also for orders that arrive by other channels than MQTT, e.g. tests and USB). */
@@ -237,6 +259,7 @@ export class Agent {
     await this.syncer?.stop();
     this.syncer = null;
     await this.scheduler?.stop();
+    await this.displayRole?.stop();
     await this.outputs?.stop();
     if (this.db?.open) {
       this.event('agent.stop', `stop:${this.clock.now()}:${process.pid}`, {});

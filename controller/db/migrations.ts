@@ -314,4 +314,15 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
   ALTER TABLE emergency_orders ADD COLUMN cap_expires_at INTEGER;   -- the alert's <expires> (ms); an approval never signs past it
   CREATE INDEX emergency_orders_cap ON emergency_orders(cap_sender, cap_identifier) WHERE cap_identifier IS NOT NULL;
   `,
+  // issue 8 (LED/LCD boards): the latest proof-of-display screenshot of each board, size-capped by its route
+  `
+  CREATE TABLE device_screenshots (
+    device_id TEXT PRIMARY KEY,
+    mime TEXT NOT NULL CHECK (mime IN ('image/webp', 'image/png')),
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    taken_at INTEGER NOT NULL,        -- device time, ms
+    received_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -31,6 +31,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_LIVE_STATE: 409, LOA_ERR_LIVE_WEBRTC: 422, LOA_ERR_LIVE_ENCODER: 502,
   // issue 6: CAP alerts (a malformed or unsafe alert; a feed that cannot be read)
   LOA_ERR_CAP_INVALID: 422, LOA_ERR_CAP_FEED: 502,
+  // issue 8: public boards (a screenshot upload that is not an image; display faults are device-side only)
+  LOA_ERR_DISPLAY_MEDIA: 422, LOA_ERR_DISPLAY_NO_PAGE: 503, LOA_ERR_DISPLAY_COMMAND: 502, LOA_ERR_SCREENSHOT_FAILED: 502, LOA_ERR_SCREENSHOT_INVALID: 415,
 };
 
 export function statusOf(code: ErrorCode): number {

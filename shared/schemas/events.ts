@@ -11,6 +11,8 @@ export const EVENT_TYPES = [
   'audio.fault', 'stream.gap',
   'store.recovered', 'clock.step',
   'emergency.ack',
+  // issue 8: proof-of-display (a slide or alert the board page confirmed) and display faults (coded)
+  'display.show', 'display.fault',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
