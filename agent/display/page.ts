@@ -31,9 +31,8 @@ body.led { font-weight: bold; }
 #stage { position: absolute; inset: 0; }
 .layer { position: absolute; inset: 0; display: flex; flex-direction: column; box-sizing: border-box; background: #000; }
 .layer.next { visibility: hidden; }
-.pad { padding: 2%; box-sizing: border-box; }
 .fitwrap { flex: 1 1 auto; min-height: 0; position: relative; overflow: hidden; }
-[data-fit] { position: absolute; inset: 0; overflow: hidden; overflow-wrap: anywhere; word-break: normal; hyphens: manual; padding-top: 0.12em; box-sizing: border-box; }
+[data-fit] { position: absolute; inset: 0; overflow: hidden; overflow-wrap: anywhere; word-break: normal; hyphens: manual; padding: 0.12em 1.5% 0 1.5%; box-sizing: border-box; }
 .title { font-size: 1.2em; color: #ffd24a; margin: 0 0 0.2em 0; }
 .body { white-space: pre-line; }
 .ticker { flex: 0 0 auto; overflow: hidden; white-space: nowrap; background: #b3001b; color: #fff; line-height: 1.45; }
@@ -117,7 +116,7 @@ export const PAGE_JS = String.raw`(function () {
 
   function buildText(view, layer) {
     var s = view.slide;
-    var wrap = el('div', 'fitwrap pad');
+    var wrap = el('div', 'fitwrap');
     var box = el('div', ''); box.setAttribute('data-fit', 'text');
     if (s.title) box.appendChild(el('div', 'title', s.title));
     var body = el('div', 'body', s.body);
@@ -152,7 +151,7 @@ export const PAGE_JS = String.raw`(function () {
     };
   }
   function buildClock(label, layer) {
-    var wrap = el('div', 'fitwrap pad');
+    var wrap = el('div', 'fitwrap');
     var box = el('div', 'clock'); box.setAttribute('data-fit', 'clock');
     var time = el('div', 'time', fmtTime(new Date()));
     var date = el('div', 'date', fmtDate(new Date()));
@@ -165,7 +164,7 @@ export const PAGE_JS = String.raw`(function () {
   }
   function buildWidget(view, layer) {
     var s = view.slide;
-    var wrap = el('div', 'fitwrap pad');
+    var wrap = el('div', 'fitwrap');
     var box = el('div', ''); box.setAttribute('data-fit', 'widget');
     box.appendChild(el('div', 'title', s.title));
     var rows = el('div', 'rows');
