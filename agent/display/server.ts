@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { Logger } from '../../shared/log.js';
 import { checker, parseJsonText } from '../../shared/validate.js';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './page.js';
-import type { DisplayReport, DisplaySurface } from './surface.js';
+import type { DisplaySurface } from './surface.js';
 
 export interface DisplayServerOptions {
   surface: DisplaySurface;
@@ -121,7 +121,7 @@ export async function startDisplayServer(o: DisplayServerOptions): Promise<Displ
         }
         chunks.push(c);
       }
-      const report = reportChecker.parse(parseJsonText(Buffer.concat(chunks), REPORT_MAX_BYTES, 'display report'), 'display report') as DisplayReport;
+      const report = reportChecker.parse(parseJsonText(Buffer.concat(chunks), REPORT_MAX_BYTES, 'display report'), 'display report');
       o.surface.report(report);
       res.writeHead(204, HEADERS).end();
     } else {

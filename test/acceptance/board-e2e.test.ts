@@ -125,7 +125,7 @@ test('a board shows its scheduled slides at the right time, passes over a corrup
 
     const acks = agent.events().filter((e) => e.type === 'emergency.ack').map((e) => e.data.state);
     assert.deepEqual(acks, ['received', 'started', 'finished']);
-    const shows = agent.events().filter((e) => e.type === 'display.show').map((e) => `${String(e.data.kind)}${e.data.index === undefined ? '' : `:${String(e.data.index)}`}`);
+    const shows = agent.events().filter((e) => e.type === 'display.show').map((e) => `${String(e.data.kind)}${e.data.index === undefined ? '' : `:${Number(e.data.index)}`}`);
     assert.deepEqual(shows, ['text:0', 'image:2', 'text:3', 'alert', 'text:3'], 'proof-of-display of every slide and of the alert');
     const started = samples.findIndex((s) => s.visibleLayers > 0);
     const blank = samples.slice(started).filter((s) => s.visibleLayers !== 1 && !s.alert);

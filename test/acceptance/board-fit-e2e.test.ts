@@ -117,7 +117,7 @@ test('a board agent sends low-resolution screenshots of its kiosk page to the co
       shot = r;
       return true;
     }, 30_000, 'the screenshot at the controller');
-    const res = shot! as Response;
+    const res = shot!;
     assert.equal(res.headers.get('content-type'), 'image/webp');
     const body = Buffer.from(await res.arrayBuffer());
     assert.equal(body.subarray(8, 12).toString('latin1'), 'WEBP');
