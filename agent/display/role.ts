@@ -1,5 +1,5 @@
 import type { Clock } from '../../shared/clock.js';
-import type { LoaError } from '../../shared/errors.js';
+import { LoaError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { DisplayConfig } from '../../shared/schemas/hardware-profile.js';
 import type { Occurrence } from '../../shared/timeline.js';
@@ -72,8 +72,16 @@ export class DisplayRole {
 
   async start(): Promise<void> {
     const { config: c, log } = this.o;
-    this.server = await startDisplayServer({ surface: this.surface, media: this.o.media, log, port: this.o.port ?? c.port ?? 8090 });
-    log.info({ url: this.server.url, width: c.width, height: c.height }, 'board page ready for the kiosk browser');
+    try {
+      this.server = await startDisplayServer({ surface: this.surface, media: this.o.media, log, port: this.o.port ?? c.port ?? 8090 });
+      log.info({ url: this.server.url, width: c.width, height: c.height }, 'board page ready for the kiosk browser');
+    } catch (e) {
+      // Playback never depends on the screen: the schedule goes on, and each slide reports LOA_ERR_DISPLAY_NO_PAGE.
+      const err = new LoaError('LOA_ERR_DISPLAY_NO_PAGE', `the board page cannot listen on port ${this.o.port ?? c.port ?? 8090}: ${(e as Error).message}`, { cause: e });
+      log.error({ code: err.code }, err.message);
+      this.fault('page', err, {});
+      return;
+    }
     if (c.brightness) {
       this.brightness = new BrightnessSchedule({
         config: c.brightness, runner: this.o.runner ?? execRunner(), clock: this.o.clock, log,
