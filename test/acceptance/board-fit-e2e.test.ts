@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
@@ -12,6 +13,7 @@ import { initIdentity } from '../../agent/identity.js';
 import { openDb } from '../../agent/store/db.js';
 import { Outbox } from '../../agent/store/outbox.js';
 import { SystemClock } from '../../shared/clock.js';
+import { sha256Hex } from '../../shared/crypto.js';
 import { createLogger } from '../../shared/log.js';
 import type { Occurrence } from '../../shared/timeline.js';
 import { startTestController } from '../support/controller.js';
@@ -71,6 +73,44 @@ test('long Vietnamese text fits without overflow, above the font floor, on a 192
     }
   } finally {
     await browser.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a local video slide plays in the kiosk page (VP8 WebM from the media store) and is confirmed on screen', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'loa-video-'));
+  const db = openDb({ path: join(dir, 'agent.db') });
+  const outbox = new Outbox({ db, deviceId: () => 'dev-video' });
+  const file = join(dir, 'clip.webm');
+  assert.equal(spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=s=96x48:d=2:r=10', '-c:v', 'libvpx', '-b:v', '100k', '-y', file]).status, 0, 'ffmpeg makes a WebM');
+  const sha = sha256Hex(readFileSync(file));
+  const media = { has: (s: string) => s === sha, pathOf: () => file };
+  const surface = new DisplaySurface({ clock: new SystemClock(), outbox, log, media, board: { name: 'x', width: 320, height: 180, kind: 'lcd', minFontPx: 12 } });
+  const server = await startDisplayServer({ surface, media, log, port: 0 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  const abort = new AbortController();
+  try {
+    const page = await browser.newPage({ viewport: { width: 320, height: 180 } });
+    await page.goto(server.url);
+    const slide = { kind: 'video' as const, sha256: sha, durationMs: 30_000 };
+    const occ: Occurrence = {
+      key: 'video@1', entryId: 'video', programId: 'video', start: Date.now(), durationMs: 30_000, priority: 'normal', rank: 1, volume: 0, outputs: [],
+      onPreempt: 'resume', maxDelayMs: 0, items: [{ kind: 'slide', ref: sha, durationMs: 30_000, slide }],
+    };
+    const showing = surface.show({ occ, index: 0, item: occ.items[0]!, offsetMs: 0 }, abort.signal);
+    await eventually(() => outbox.list(['display.show']).some((e) => e.data.kind === 'video'), 15_000, 'the video confirmed on screen');
+    const playing = await page.evaluate(() => {
+      const v = (globalThis as unknown as { document: { querySelector(s: string): { paused: boolean; videoWidth: number } | null } }).document.querySelector('#stage .layer:not(.next) video');
+      return v ? { paused: v.paused, width: v.videoWidth } : null;
+    });
+    assert.deepEqual(playing, { paused: false, width: 96 });
+    abort.abort();
+    assert.equal((await showing).status, 'aborted');
+  } finally {
+    abort.abort();
+    await browser.close();
+    await server.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });
   }

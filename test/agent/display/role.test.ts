@@ -35,3 +35,27 @@ test('a board page that cannot get its port is a coded display fault, not a fail
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the board page refuses a report that breaks its schema (400) or is too large (413), and serves no file outside the media store', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'loa-role-'));
+  const db = openDb({ path: join(dir, 'agent.db') });
+  const role = new DisplayRole({ config: { width: 192, height: 96 }, clock: new SystemClock(), outbox: new Outbox({ db, deviceId: () => 'dev-1' }), log, media: { has: () => false, pathOf: () => '/etc/passwd' }, port: 0 });
+  await role.start();
+  try {
+    const post = (body: string): Promise<Response> => fetch(new URL('/report', role.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal((await post('{"viewId":1,"status":"shown"}')).status, 204);
+    assert.equal((await post('{"viewId":1,"status":"maybe"}')).status, 400);
+    assert.equal((await post('{"viewId":1,"status":"shown","extra":true}')).status, 400);
+    assert.equal((await post('{not json')).status, 400);
+    assert.equal((await post(JSON.stringify({ status: 'error', message: 'x'.repeat(5000) }))).status, 413);
+    assert.equal((await fetch(new URL(`/media/${'a'.repeat(64)}`, role.url))).status, 404);
+    assert.equal((await fetch(new URL('/media/..%2F..%2Fetc%2Fpasswd', role.url))).status, 404);
+    const page = await fetch(role.url);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'self'/);
+    assert.match(await page.text(), /<html lang="vi">/);
+  } finally {
+    await role.stop();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
