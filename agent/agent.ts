@@ -11,6 +11,8 @@ import { openBundle } from './bundle.js';
 import { CommandHandler } from './commands/handler.js';
 import { CommandStore } from './commands/store.js';
 import { playVolume } from './commands/volume.js';
+import { DisplayRole, type DisplayRoleDeps } from './display/role.js';
+import { httpUploader } from './display/screenshot.js';
 import { EmergencyHandler } from './emergency/handler.js';
 import { EmergencyStore } from './emergency/store.js';
 import { deviceTokenSource, loadIdentity, type DeviceIdentity } from './identity.js';
@@ -49,6 +51,8 @@ export interface AgentOptions {
   sync?: AgentSyncOptions | false;
   /** Reported in the retained MQTT status. */
   agentVersion?: string;
+  /** The display role (profile `display`): replacements for tests, or false to leave it off. */
+  display?: Partial<DisplayRoleDeps> | false;
   /**
    * The `reboot` command: restart the agent service. Called after the outbox has drained (or 5 s); `loa agent
    * run` stops the agent and exits with AGENT_RESTART_EXIT_CODE so that systemd's Restart= starts it again.
@@ -74,6 +78,7 @@ export class Agent {
   private identity: DeviceIdentity | null = null;
   private syncer: Sync | null = null;
   private emergency: EmergencyHandler | null = null;
+  private displayRole: DisplayRole | null = null;
   private commands: CommandHandler | null = null;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -127,12 +132,20 @@ export class Agent {
       this.event('audio.fault', `audio-check:${now()}`, { code: err.code, message: err.message });
     }
     const commandStore = new CommandStore(db);
+    if (profile.display && this.o.display !== false) {
+      this.displayRole = new DisplayRole({
+        config: profile.display, clock: this.clock, outbox, log: this.log.child({ m: 'display' }),
+        media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) }, ...this.o.display,
+      });
+      await this.displayRole.start();
+    }
     this.scheduler = new Scheduler({
       clock: this.clock, plays: new PlaysRepo({ db, outbox }), outbox, sink, outputs: this.outputs, log: this.log.child({ m: 'scheduler' }),
-      media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) },
+      media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) }, display: this.displayRole?.surface ?? null,
       onPlay: (occ, phase, detail) => {
         this.emergency?.onPlay(occ, phase, detail);
         this.commands?.onPlay(occ, phase, detail);
+        this.displayRole?.onPlay(occ, phase);
       },
       // The device volume (the `volume` command) scales every play but emergencies, which keep their signed volume.
       volumeOf: (occ) => playVolume(occ, commandStore.volume()),
@@ -199,6 +212,12 @@ export class Agent {
       },
     });
     this.syncer.start();
+    this.displayRole?.setUploader(httpUploader({ baseUrl: config.controllerUrl, deviceId: this.deviceId, token }));
+  }
+
+  /** The display role, when the hardware profile has a display (issue 8). */
+  get display(): DisplayRole | null {
+    return this.displayRole;
   }
 
   /** Emergency orders (also for orders that arrive by other channels than MQTT, e.g. tests and USB). */
@@ -279,6 +298,7 @@ export class Agent {
     await this.syncer?.stop();
     this.syncer = null;
     await this.scheduler?.stop();
+    await this.displayRole?.stop();
     await this.outputs?.stop();
     if (this.db?.open) {
       this.event('agent.stop', `stop:${this.clock.now()}:${process.pid}`, {});

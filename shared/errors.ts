@@ -170,6 +170,12 @@ export const ERRORS = {
   LOA_ERR_COMMAND_BUSY: { en: 'A command of this type is still running on this device', vi: 'Một lệnh cùng loại vẫn đang chạy trên thiết bị này' },
   LOA_ERR_COMMAND_SKIPPED: { en: 'The test tone could not play: an emergency or live broadcast held the loudspeakers', vi: 'Không phát được âm thử: loa đang phát khẩn cấp hoặc trực tiếp' },
   LOA_ERR_COMMAND_DEVICE: { en: 'This device cannot take commands (not enrolled, revoked or decommissioned)', vi: 'Thiết bị này không nhận lệnh được (chưa đăng ký, đã thu hồi hoặc đã ngừng sử dụng)' },
+  // issue 8: LED/LCD public boards (display role, proof-of-display, screenshots, public emergency feed)
+  LOA_ERR_DISPLAY_MEDIA: { en: 'The image or video of a slide is missing or cannot be shown', vi: 'Ảnh hoặc video của trang trình chiếu bị thiếu hoặc không hiển thị được' },
+  LOA_ERR_DISPLAY_NO_PAGE: { en: 'The board page did not confirm the slide (is the kiosk browser running?)', vi: 'Trang hiển thị của bảng không xác nhận trang trình chiếu (trình duyệt kiosk có đang chạy không?)' },
+  LOA_ERR_DISPLAY_COMMAND: { en: 'The board brightness command failed', vi: 'Lệnh chỉnh độ sáng của bảng bị lỗi' },
+  LOA_ERR_SCREENSHOT_FAILED: { en: 'The board screenshot could not be taken or sent', vi: 'Không chụp hoặc không gửi được ảnh màn hình của bảng' },
+  LOA_ERR_SCREENSHOT_INVALID: { en: 'The screenshot is not a WebP or PNG image of an accepted size', vi: 'Ảnh màn hình không phải ảnh WebP hoặc PNG có kích thước hợp lệ' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

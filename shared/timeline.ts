@@ -1,12 +1,15 @@
 import { RRule } from './rrule.js';
 import { PRIORITY_RANK, type Manifest, type PriorityLevel, type ScheduleEntry } from './schemas/manifest.js';
+import { isSlide, slideMedia, type SlideItem } from './schemas/slides.js';
 import { localToUtc, parseFloating, utcToLocal } from './timezone.js';
 
 export interface TimelineItem {
-  kind: 'media' | 'stream';
-  /** sha256 for media, URL for streams. */
+  kind: 'media' | 'stream' | 'slide';
+  /** sha256 for media, URL for streams, the file (sha256) or the kind of a slide. */
   ref: string;
   durationMs: number;
+  /** For slides: what the board shows. */
+  slide?: SlideItem;
 }
 
 /** One planned play of a schedule entry. */
@@ -24,6 +27,8 @@ export interface Occurrence {
   onPreempt: ScheduleEntry['onPreempt'];
   maxDelayMs: number;
   items: readonly TimelineItem[];
+  /** Emergency orders: what a board shows full screen while the order plays. */
+  alert?: { title: string; text?: string };
 }
 
 export function occurrenceKey(entryId: string, start: number): string {
@@ -64,7 +69,8 @@ export class Timeline {
       const items: TimelineItem[] = (program?.items ?? []).map((it) =>
         it.kind === 'media'
           ? { kind: 'media', ref: it.sha256, durationMs: media.get(it.sha256)?.durationMs ?? 0 }
-          : { kind: 'stream', ref: it.url, durationMs: it.durationMs });
+          : isSlide(it) ? { kind: 'slide', ref: slideMedia(it) ?? it.kind, durationMs: it.durationMs, slide: it }
+            : { kind: 'stream', ref: it.url, durationMs: it.durationMs });
       const dtstartFloating = parseFloating(entry.dtstart);
       let rule: RRule | null = null;
       if (entry.rrule) {

@@ -152,6 +152,8 @@ export function occurrenceOf(o: EmergencyOrder, receivedAt: number): Occurrence 
     start, durationMs, priority: 'emergency', rank: PRIORITY_RANK.emergency, volume: o.volume ?? 100, outputs: o.outputs,
     // A live stream runs until the order expires, so it has no slack after it: it may start (late) any time before then.
     onPreempt: 'restart', maxDelayMs: c.kind === 'live' ? Math.max(0, durationMs - 1000) : Math.max(0, expires - start - durationMs), items,
+    // Boards show the order full screen while it plays: the spoken text of a TTS order, else its title alone.
+    alert: { title: o.title, ...(c.kind === 'tts' ? { text: c.text } : {}) },
   };
 }
 

@@ -55,7 +55,7 @@ export function checkReferences(m: Manifest): void {
   for (const p of m.programs) {
     if (programs.has(p.id)) bad(`program ${p.id} is listed twice`);
     programs.add(p.id);
-    for (const it of p.items) if (it.kind === 'media' && !media.has(it.sha256)) bad(`program ${p.id} uses media ${it.sha256.slice(0, 12)}… that is not in the media list`);
+    for (const it of p.items) if ((it.kind === 'media' || it.kind === 'image' || it.kind === 'video') && !media.has(it.sha256)) bad(`program ${p.id} uses media ${it.sha256.slice(0, 12)}… that is not in the media list`);
   }
   const entries = new Set<string>();
   for (const e of m.schedule) {

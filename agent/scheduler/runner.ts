@@ -2,11 +2,17 @@ import { LoaError } from '../../shared/errors.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Logger } from '../../shared/log.js';
 import type { AudioSink, PlayRequest, PlayResult } from '../../shared/player.js';
-import type { Occurrence } from '../../shared/timeline.js';
+import type { Occurrence, TimelineItem } from '../../shared/timeline.js';
 
 export interface MediaLookup {
   pathOf(sha256: string): string;
   has(sha256: string): boolean;
+}
+
+/** What the runner needs of a board's display (agent/display DisplaySurface implements it). */
+export interface SlideDisplay {
+  /** Shows slide `index` of the occurrence from `offsetMs` into it; resolves like an audio play (never rejects). */
+  show(req: { occ: Occurrence; index: number; item: TimelineItem; offsetMs: number }, signal: AbortSignal): Promise<PlayResult>;
 }
 
 export interface ProgramResult {
@@ -29,7 +35,10 @@ export class ProgramRunner {
   private itemStartPos = 0;
   private playing = false;
 
-  constructor(private readonly options: { sink: AudioSink; media: MediaLookup; clock: Clock; log: Logger; volumeOf?: (occ: Occurrence) => number; onItemFault?: (occ: Occurrence, index: number, err: LoaError) => void }) {}
+  constructor(private readonly options: {
+    sink: AudioSink; media: MediaLookup; clock: Clock; log: Logger; volumeOf?: (occ: Occurrence) => number; display?: SlideDisplay | null;
+    onItemFault?: (occ: Occurrence, index: number, err: LoaError) => void;
+  }) {}
 
   /** Current position in the program, ms (for checkpoints). */
   position(): number {
@@ -52,8 +61,14 @@ export class ProgramRunner {
       if (signal.aborted) return { status: 'aborted', positionMs: Math.max(itemStart, offsetMs), playedMs: played, failures };
       const inner = Math.max(0, offsetMs - itemStart);
       const volume = this.options.volumeOf?.(occ) ?? occ.volume;
-      let req: PlayRequest;
-      if (item.kind === 'media') {
+      let req: PlayRequest | null = null;
+      if (item.kind === 'slide') {
+        // Slides are for boards: a receiver without a display role passes over them without using time.
+        if (!this.options.display) {
+          itemStart = itemEnd;
+          continue;
+        }
+      } else if (item.kind === 'media') {
         if (!this.options.media.has(item.ref)) {
           const err = new LoaError('LOA_ERR_MEDIA_NOT_FOUND', `media ${item.ref.slice(0, 12)}… of program ${occ.programId} is missing or corrupt`);
           failures.push({ index: i, code: err.code, message: err.message });
@@ -70,7 +85,7 @@ export class ProgramRunner {
       this.playing = true;
       let res: PlayResult;
       try {
-        res = await this.options.sink.play(req, signal);
+        res = req ? await this.options.sink.play(req, signal) : await this.options.display!.show({ occ, index: i, item, offsetMs: inner }, signal);
       } finally {
         this.playing = false;
       }

@@ -5,7 +5,7 @@ import type { AudioSink } from '../../shared/player.js';
 import { PRIORITY_RANK, type Manifest } from '../../shared/schemas/manifest.js';
 import type { Outbox } from '../store/outbox.js';
 import type { PlayRow, PlaysRepo } from './plays.js';
-import { ProgramRunner, type MediaLookup } from './runner.js';
+import { ProgramRunner, type MediaLookup, type SlideDisplay } from './runner.js';
 import { Timeline, compareOccurrences, type Occurrence } from '../../shared/timeline.js';
 
 /** What the scheduler needs of the amplifier outputs (agent/outputs OutputController implements it). */
@@ -35,6 +35,8 @@ export interface SchedulerOptions {
   clockStepMs?: number;
   /** Amplifiers switch on this much earlier than the warm-up strictly needs (default 250 ms). */
   prewarmMarginMs?: number;
+  /** A board's display (issue 8): slide items are shown there; without one they are passed over. */
+  display?: SlideDisplay | null;
   /** Told when an occurrence starts, ends (with its status) or is skipped (with the reason): emergency acks. */
   onPlay?: (occ: Occurrence, phase: 'start' | 'end' | 'skip', detail?: string) => void;
   /** The volume a play is sent to the sink with (default: the occurrence's own; the agent applies the device volume). */
@@ -82,7 +84,7 @@ export class Scheduler {
   ticks = 0;
 
   constructor(options: SchedulerOptions) {
-    this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, onPlay: () => undefined, volumeOf: (occ) => occ.volume, ...options };
+    this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, onPlay: () => undefined, volumeOf: (occ) => occ.volume, display: null, ...options };
   }
 
   /** Installs the manifest in force (or null). The current play, if any, finishes. */
@@ -392,7 +394,7 @@ export class Scheduler {
   private startPlay(occ: Occurrence): void {
     const abort = new AbortController();
     const runner = new ProgramRunner({
-      sink: this.o.sink, media: this.o.media, clock: this.o.clock, log: this.o.log, volumeOf: this.o.volumeOf,
+      sink: this.o.sink, media: this.o.media, clock: this.o.clock, log: this.o.log, volumeOf: this.o.volumeOf, display: this.o.display,
       onItemFault: (o, index, err) => this.itemFault(o, index, err),
     });
     const cur: Current = { occ, abort, reason: null, runner, task: Promise.resolve() };
@@ -408,7 +410,8 @@ export class Scheduler {
 
   private itemFault(occ: Occurrence, index: number, err: LoaError): void {
     const now = this.o.clock.now();
-    this.o.outbox.add('audio.fault', `fault:${occ.key}:${index}:${now}`, now, { occurrence: occ.key, index, code: err.code, message: err.message });
+    const slide = occ.items[index]?.slide;
+    this.o.outbox.add(slide ? 'display.fault' : 'audio.fault', `fault:${occ.key}:${index}:${now}`, now, { occurrence: occ.key, index, code: err.code, message: err.message, ...(slide ? { kind: slide.kind } : {}) });
   }
 
   private async play(cur: Current): Promise<void> {

@@ -1,3 +1,5 @@
+import type { Static } from '@sinclair/typebox';
+import type { ClockSlide, TextSlide, WidgetSlide } from '../../shared/schemas/slides.js';
 import type { Db } from '../../agent/store/db.js';
 import { LoaError } from '../../shared/errors.js';
 import { inSubtrees } from './ids.js';
@@ -5,7 +7,8 @@ import type { ApprovalState } from './workflow.js';
 
 export type ProgramItemInput =
   | { kind: 'media'; mediaId: string }
-  | { kind: 'stream'; url: string; durationMs: number; title?: string };
+  | { kind: 'stream'; url: string; durationMs: number; title?: string }
+  | Static<typeof TextSlide> | Static<typeof ClockSlide> | Static<typeof WidgetSlide>;
 
 export interface ProgramRecord {
   id: string;

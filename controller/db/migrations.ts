@@ -357,4 +357,15 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
   CREATE INDEX device_commands_device ON device_commands(device_id, created_at);
   CREATE INDEX device_commands_open ON device_commands(state, expires_at) WHERE state IN ('sent', 'received');
   `,
+  // 8: LED/LCD boards (issue 8): the latest proof-of-display screenshot of each board, size-capped by its route
+  `
+  CREATE TABLE device_screenshots (
+    device_id TEXT PRIMARY KEY,
+    mime TEXT NOT NULL CHECK (mime IN ('image/webp', 'image/png')),
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    taken_at INTEGER NOT NULL,        -- device time, ms
+    received_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

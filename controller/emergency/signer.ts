@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { canonicalize, makeSigner } from '../../shared/crypto.js';
+import { canonicalize, makeSigner, publicKeyFromPrivatePem, signBytes } from '../../shared/crypto.js';
 import { LoaError } from '../../shared/errors.js';
 import { EMERGENCY_MAX_BYTES, EmergencyOrder } from '../../shared/schemas/emergency.js';
 import { topics } from '../../shared/topics.js';
@@ -18,13 +18,20 @@ export interface EmergencySigner {
   readonly zones: readonly string[] | null;
   /** Schema-checks the order and returns the canonical signed envelope (≤ EMERGENCY_MAX_BYTES). */
   sign(order: EmergencyOrder): string;
+  /** The raw Ed25519 public key, base64 (the public emergency feed publishes it). */
+  readonly publicKey: string;
+  /** A detached Ed25519 signature (base64) of exactly these bytes: the public emergency feed (issue 8). */
+  detached(data: Buffer): string;
 }
 
 export function emergencySigner(privateKeyPem: string, zones: readonly string[] | null): EmergencySigner {
   const s = makeSigner(privateKeyPem);
+  const { publicKey } = publicKeyFromPrivatePem(privateKeyPem);
   return {
     keyid: s.keyid,
     zones,
+    publicKey,
+    detached: (data) => signBytes(privateKeyPem, data),
     sign(order) {
       orderChecker.parse(order, `emergency order ${order.orderId}`);
       const text = s.signCanonical(canonicalize(order));

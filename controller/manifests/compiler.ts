@@ -68,8 +68,11 @@ export function buildContent(deviceId: string, snap: CompileSnapshot): Pick<Mani
           if (!m) continue;
           media.set(m.sha256, { sha256: m.sha256, size: m.size, durationMs: m.durationMs, url: `/media/${m.sha256}`, mime: m.mime });
           items.push({ kind: 'media', sha256: m.sha256 });
-        } else {
+        } else if (it.kind === 'stream') {
           items.push({ kind: 'stream', url: it.url, durationMs: it.durationMs, ...(it.title ? { title: it.title } : {}) });
+        } else {
+          // Board slides (issue 8): signed as the program API checked them.
+          items.push(it);
         }
       }
       if (items.length === 0) continue;

@@ -9,8 +9,10 @@ import { registerLifecycle } from './lifecycle.js';
 import { registerLive } from './live.js';
 import { registerPairing } from './pairing.js';
 import { registerPrograms } from './programs.js';
+import { registerPublicFeed } from './public-feed.js';
 import { registerReports } from './reports.js';
 import { registerSchedules } from './schedules.js';
+import { registerScreenshots } from './screenshots.js';
 import { registerMedia } from './media.js';
 import { registerSystem } from './system.js';
 import { registerTrust } from './trust.js';
@@ -40,4 +42,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerEventsStream(app, ctx);
   registerTts(app, ctx);
   registerCommands(app, ctx);
+  // issue 8: board screenshots (contract D) and the public emergency feed
+  registerScreenshots(app, ctx);
+  registerPublicFeed(app, ctx);
 }

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LoaError } from '../../shared/errors.js';
+import { ClockSlide, TextSlide, WidgetSlide } from '../../shared/schemas/slides.js';
 import { authorize } from '../auth/policy.js';
 import { newId } from '../data/ids.js';
 import type { ProgramItemInput } from '../data/programs.js';
@@ -17,7 +18,9 @@ const Item = Type.Union([
     durationMs: Type.Integer({ minimum: 1000, maximum: 24 * 3600 * 1000 }), title: Type.Optional(SafeName(200)),
   }, { additionalProperties: false }),
 ]);
-const Items = Type.Array(Item, { minItems: 1, maxItems: 500 });
+/** Slides for boards (issue 8) as the manifest carries them; image and video slides need image/video media, which the library does not ingest yet. */
+const SlideInput = Type.Union([TextSlide, ClockSlide, WidgetSlide]);
+const Items = Type.Array(Type.Union([Item, SlideInput]), { minItems: 1, maxItems: 500 });
 export const StatusQuery = Type.Object({ status: Type.Optional(Type.Union(STATES.map((s) => Type.Literal(s)))), limit: Limit }, { additionalProperties: false });
 
 /** Devices reached by the schedules that use a program. */

@@ -1,3 +1,4 @@
+import { isSlide, slideMedia } from '../../shared/schemas/slides.js';
 import { LoaError, toLoaError, type ErrorCode } from '../../shared/errors.js';
 import { PRIORITY_RANK, type Manifest, type ScheduleEntry } from '../../shared/schemas/manifest.js';
 import { compareOccurrences, occurrenceKey, type Occurrence, type TimelineItem } from '../../shared/timeline.js';
@@ -40,7 +41,8 @@ function itemsOf(manifest: Pick<Manifest, 'media' | 'programs'>): (programId: st
   return (programId) => (programs.get(programId)?.items ?? []).map((it): TimelineItem =>
     it.kind === 'media'
       ? { kind: 'media', ref: it.sha256, durationMs: media.get(it.sha256)?.durationMs ?? 0 }
-      : { kind: 'stream', ref: it.url, durationMs: it.durationMs });
+      : isSlide(it) ? { kind: 'slide', ref: slideMedia(it) ?? it.kind, durationMs: it.durationMs, slide: it }
+        : { kind: 'stream', ref: it.url, durationMs: it.durationMs });
 }
 
 /** As Timeline.maxReachMs: the longest duration + maxDelayMs among the manifest's entries. */

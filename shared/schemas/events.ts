@@ -12,6 +12,8 @@ export const EVENT_TYPES = [
   'store.recovered', 'clock.step',
   'emergency.ack',
   'command.ack',
+  // issue 8: proof-of-display (a slide or alert the board page confirmed) and display faults (coded)
+  'display.show', 'display.fault',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

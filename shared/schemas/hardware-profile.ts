@@ -65,6 +65,39 @@ export const OutputZone = Type.Object(
 );
 export type OutputZone = Static<typeof OutputZone>;
 
+const HHMM = Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'Local wall time HH:MM (Asia/Ho_Chi_Minh)' });
+
+/** The display role (issue 8): an LED or LCD board driven by a kiosk Chromium showing the agent's local page. */
+export const DisplayConfig = Type.Object(
+  {
+    width: Type.Integer({ minimum: 8, maximum: 16384, description: 'Board width in CSS pixels (the kiosk window)' }),
+    height: Type.Integer({ minimum: 8, maximum: 16384, description: 'Board height in CSS pixels' }),
+    kind: Type.Optional(Type.Union([Type.Literal('led'), Type.Literal('lcd')], { default: 'lcd', description: 'LED boards get bolder, higher-contrast text' })),
+    orientation: Type.Optional(Type.Union([Type.Literal('landscape'), Type.Literal('portrait')], { default: 'landscape', description: 'How the panel is mounted (width and height are as seen)' })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 8090, description: 'Port of the local page (127.0.0.1)' })),
+    minFontPx: Type.Optional(Type.Integer({ minimum: 6, maximum: 200, default: 10, description: 'Auto-fit never goes below this font size' })),
+    name: Type.Optional(Type.String({ maxLength: 200, description: 'Shown on the idle screen (e.g. the commune name)' })),
+    cdpUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 256, default: 'http://127.0.0.1:9222', description: 'Chromium DevTools endpoint (--remote-debugging-port) for screenshots' })),
+    screenshot: Type.Optional(Type.Object(
+      {
+        intervalS: Type.Integer({ minimum: 10, maximum: 86_400, default: 300, description: 'Seconds between proof-of-display screenshots; 0 is not allowed, leave the block out to turn them off' }),
+        maxWidth: Type.Optional(Type.Integer({ minimum: 32, maximum: 1920, default: 480, description: 'Screenshots are scaled down to this width' })),
+        quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 60, description: 'WebP quality' })),
+      },
+      { additionalProperties: false, title: 'screenshots' },
+    )),
+    brightness: Type.Optional(Type.Object(
+      {
+        command: Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { minItems: 1, maxItems: 32, description: 'argv run to set the backlight; "{level}" is replaced by 0–100 (e.g. a serial write through a helper script)' }),
+        schedule: Type.Array(Type.Object({ from: HHMM, level: Type.Integer({ minimum: 0, maximum: 100 }) }, { additionalProperties: false }), { minItems: 1, maxItems: 48, description: 'From each time of day on, this level (the last one of the day wraps past midnight)' }),
+      },
+      { additionalProperties: false, title: 'brightness schedule' },
+    )),
+  },
+  { additionalProperties: false, title: 'display' },
+);
+export type DisplayConfig = Static<typeof DisplayConfig>;
+
 export const HardwareProfile = Type.Object(
   {
     $schema: Type.Optional(Type.String()),
@@ -74,7 +107,7 @@ export const HardwareProfile = Type.Object(
     audio: AudioConfig,
     relay: RelayConfig,
     outputs: Type.Array(OutputZone, { minItems: 1, maxItems: 32 }),
-    display: Type.Optional(Type.Object({ width: Type.Integer({ minimum: 8, maximum: 16384 }), height: Type.Integer({ minimum: 8, maximum: 16384 }) }, { additionalProperties: true })),
+    display: Type.Optional(DisplayConfig),
   },
   { additionalProperties: false, title: 'hardware profile', description: 'What a receiver is built from: audio output, relay board, amplifier zones' },
 );

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Id, IsoDateTime, Sha256, Signatures } from './common.js';
+import { ClockSlide, ImageSlide, TextSlide, VideoSlide, WidgetSlide } from './slides.js';
 
 /** MIC levels for IP radio (Thông tư 39/2020/TT-BTTTT); `live` is internal and sits between priority and emergency. */
 export const PriorityLevel = Type.Union([Type.Literal('normal'), Type.Literal('priority'), Type.Literal('emergency')], {
@@ -32,7 +33,8 @@ export const StreamItem = Type.Object(
   },
   { additionalProperties: false },
 );
-export const ProgramItem = Type.Union([MediaItem, StreamItem]);
+/** Audio (media, stream) and, for boards, slides (shared/schemas/slides.ts). */
+export const ProgramItem = Type.Union([MediaItem, StreamItem, TextSlide, ImageSlide, VideoSlide, ClockSlide, WidgetSlide]);
 export type ProgramItem = Static<typeof ProgramItem>;
 
 export const Program = Type.Object(

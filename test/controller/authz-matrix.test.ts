@@ -174,6 +174,8 @@ describe('authorization matrix', () => {
     'POST /api/v1/pairing/claim': (s) => ({ method: 'POST', url: '/api/v1/pairing/claim', body: { code: mk.pairingCode(), zoneId: `${s}-C1` } }),
     'GET /api/v1/devices/:id/plays': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}/plays?from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z` }),
     'GET /api/v1/devices/:id/telemetry': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}/telemetry` }),
+    // issue 8: a board's latest screenshot (device.read in the device's zone; 404 when it has sent none)
+    'GET /api/v1/devices/:id/screenshot': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}/screenshot` }),
     'POST /api/v1/media': (s) => {
       const form = new FormData();
       form.append('zoneId', s);

@@ -48,3 +48,24 @@ test('a malformed, oversized or inconsistent profile gets a coded error that lis
   }
   assert.equal(code(() => parseProfile(JSON.stringify({ ...base, outputs: [{ name: 'x', channels: [5], warmupMs: 0, cooldownMs: 0 }] }))), 'LOA_ERR_PROFILE_INVALID');
 });
+
+test('the board profiles declare a display role: LED 192×96, LCD 1920×1080 with speakers, portrait 1080×1920', () => {
+  const load = (id: string) => parseProfile(readFileSync(join(dir, `${id}.json`)), id);
+  const led = load('led-board-192x96');
+  assert.deepEqual([led.display?.width, led.display?.height, led.display?.kind, led.audio.driver], [192, 96, 'led', 'none']);
+  assert.ok(led.display?.brightness?.command.some((a) => a.includes('{level}')), 'the brightness command takes the level');
+  const lcd = load('lcd-board-1080p');
+  assert.deepEqual([lcd.display?.width, lcd.display?.height, lcd.audio.driver], [1920, 1080, 'alsa']);
+  const portrait = load('lcd-portrait-1080x1920');
+  assert.deepEqual([portrait.display?.width, portrait.display?.height, portrait.display?.orientation], [1080, 1920, 'portrait']);
+});
+
+test('a display block with an unknown field or a brightness level above 100 is refused with LOA_ERR_PROFILE_INVALID', () => {
+  const base = JSON.parse(readFileSync(join(dir, 'led-board-192x96.json'), 'utf8')) as { display: Record<string, unknown> & { brightness: { schedule: { level: number }[] } } };
+  const extra = structuredClone(base);
+  extra.display.rotate = 90;
+  assert.equal(code(() => parseProfile(JSON.stringify(extra))), 'LOA_ERR_PROFILE_INVALID');
+  const bright = structuredClone(base);
+  bright.display.brightness.schedule[0]!.level = 140;
+  assert.equal(code(() => parseProfile(JSON.stringify(bright))), 'LOA_ERR_PROFILE_INVALID');
+});
