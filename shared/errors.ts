@@ -158,6 +158,8 @@ export const ERRORS = {
   LOA_ERR_LIVE_STATE: { en: 'This step is not possible in the current state of the live broadcast', vi: 'Không thể thực hiện bước này ở trạng thái hiện tại của buổi phát trực tiếp' },
   LOA_ERR_LIVE_WEBRTC: { en: 'The microphone connection (WebRTC) could not be set up', vi: 'Không thiết lập được kết nối micrô (WebRTC)' },
   LOA_ERR_LIVE_ENCODER: { en: 'The live audio encoder (ffmpeg) failed', vi: 'Bộ mã hóa âm thanh trực tiếp (ffmpeg) bị lỗi' },
+  // issue 7: the dashboard (CSRF check of cookie-authenticated changes) and the KPI reports
+  LOA_ERR_CSRF: { en: 'The request did not come from a page of this controller (CSRF check failed)', vi: 'Yêu cầu không xuất phát từ trang của hệ thống (kiểm tra CSRF thất bại)' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -314,4 +314,16 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
   ALTER TABLE emergency_orders ADD COLUMN cap_expires_at INTEGER;   -- the alert's <expires> (ms); an approval never signs past it
   CREATE INDEX emergency_orders_cap ON emergency_orders(cap_sender, cap_identifier) WHERE cap_identifier IS NOT NULL;
   `,
+  // 6: the dashboard and the provincial KPI reports (issue 7): legacy wired/FM stations per commune (and how many
+  // were converted), and a log of device status changes (online/offline, controller time) for uptime
+  `
+  ALTER TABLE zones ADD COLUMN legacy_stations INTEGER;             -- wired/FM stations the commune had (NULL: not recorded)
+  ALTER TABLE zones ADD COLUMN converted_stations INTEGER;          -- of those, converted to IT-based receivers
+  CREATE TABLE device_status_log (
+    device_id TEXT NOT NULL,
+    at INTEGER NOT NULL,              -- controller receive time
+    online INTEGER NOT NULL
+  );
+  CREATE INDEX device_status_log_device_at ON device_status_log(device_id, at);
+  `,
 ];

@@ -31,6 +31,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_LIVE_STATE: 409, LOA_ERR_LIVE_WEBRTC: 422, LOA_ERR_LIVE_ENCODER: 502,
   // issue 6: CAP alerts (a malformed or unsafe alert; a feed that cannot be read)
   LOA_ERR_CAP_INVALID: 422, LOA_ERR_CAP_FEED: 502,
+  // issue 7: the dashboard
+  LOA_ERR_CSRF: 403,
 };
 
 export function statusOf(code: ErrorCode): number {

@@ -15,6 +15,7 @@ import { registerSystem } from './system.js';
 import { registerTrust } from './trust.js';
 import { registerUsers } from './users.js';
 import { registerZones } from './zones.js';
+import { registerWeb } from '../web/index.js';
 
 export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerSystem(app, ctx);
@@ -32,4 +33,5 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerEmergency(app, ctx);
   registerLive(app, ctx);
   registerCap(app, ctx);
+  registerWeb(app, ctx); // issue 7: the dashboard, its API and the CSRF check
 }

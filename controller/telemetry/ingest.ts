@@ -319,7 +319,7 @@ export class TelemetryIngest {
       switch (item.kind) {
         case 'status': {
           const s = item.status;
-          repo.applyStatus(id, s.online, s.at, s.manifestVersion ?? null);
+          repo.applyStatus(id, s.online, s.at, s.manifestVersion ?? null, item.receivedAt);
           m.appliedVersion = Math.max(m.appliedVersion, s.manifestVersion ?? 0);
           stats.stored++;
           bump(tally, 'status', 'stored');
