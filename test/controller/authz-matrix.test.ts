@@ -207,6 +207,10 @@ describe('authorization matrix', () => {
       mk.device(s);
       return { method: 'POST', url: '/api/v1/cap', headers: { 'content-type': 'application/cap+xml' }, body: capAlert(uniq('MATRIX-'), s) };
     },
+    // issue 7: the dashboard's API (overview, KPI report and its exports, health series)
+    'GET /api/v1/reports/overview': (s) => ({ method: 'GET', url: `/api/v1/reports/overview?zoneId=${s}` }),
+    'GET /api/v1/reports/kpi': (s) => ({ method: 'GET', url: `/api/v1/reports/kpi?zoneId=${s}&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z&format=csv` }),
+    'GET /api/v1/devices/:id/telemetry/series': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}/telemetry/series` }),
   };
   for (const kind of ['programs', 'schedules'] as const) {
     for (const a of ['submit', 'approve', 'reject', 'archive', 'reopen']) FIXTURES[`POST /api/v1/${kind}/:id/${a}`] = workflow(kind, a);
