@@ -142,7 +142,7 @@ describe('dashboard in a browser, with a real controller and receiver', { skip: 
     const file = join(dir, 'kpi.csv');
     await download.saveAs(file);
     await screenshot(page, 'reports');
-    const rows = parse<string[]>(readFileSync(file, 'utf8'), { bom: true, relax_column_count: true, skip_empty_lines: true });
+    const rows: string[][] = parse(readFileSync(file, 'utf8'), { bom: true, relax_column_count: true, skip_empty_lines: true });
     const ind = new Map(rows.filter((r) => r.length === 5 && r[0] !== 'indicator').map((r) => [r[0], { n: Number(r[2]), d: Number(r[3]) }]));
     const communes = new Map(rows.filter((r) => r.length === 12 && r[0] !== 'commune_id').map((r) => [r[0], r]));
 

@@ -14,5 +14,5 @@ async function load() {
   older.hidden = entries.length < 100;
 }
 older.addEventListener('click', () => void load());
-mount(table([t('time'), t('actor'), t('action'), t('target'), t('zone'), 'IP', t('details')], [body], { id: 'audit' }), older);
 await load();
+mount(table([t('time'), t('actor'), t('action'), t('target'), t('zone'), 'IP', t('details')], [body], { id: 'audit' }), older);

@@ -80,7 +80,6 @@ filters.addEventListener('submit', (e) => {
 nextBtn.addEventListener('click', () => { state.after = nextBtn.dataset.after; void load(); });
 firstBtn.addEventListener('click', () => { state.after = null; void load(); });
 const head = [t('id'), t('name'), t('zone'), t('kind'), t('status'), t('lastSeen'), t('manifest')];
-mount(h('div', { class: 'split' }, treeEl, h('div', {}, filters, summary, table(head, [body], { id: 'devices' }), h('p', { class: 'row' }, firstBtn, nextBtn))));
 await load();
-document.getElementById('app').dataset.rendered = String(performance.now());
+mount(h('div', { class: 'split' }, treeEl, h('div', {}, filters, summary, table(head, [body], { id: 'devices' }), h('p', { class: 'row' }, firstBtn, nextBtn))));
 watchStatus({ onStatus, poll: load, onMode: (m) => { modeEl.textContent = m === 'sse' ? t('liveSse') : t('livePoll'); modeEl.dataset.mode = m; } });

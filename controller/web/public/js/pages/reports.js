@@ -37,5 +37,5 @@ async function load() {
 }
 const form = h('form', { class: 'panel row', id: 'report-form' }, field(t('zone'), zoneSel), field(t('from'), from), field(t('to'), to), h('button', { type: 'submit', class: 'primary' }, t('show')), csv, xlsx);
 form.addEventListener('submit', (e) => { e.preventDefault(); void load(); });
-mount(form, out);
 await load();
+mount(form, out);
