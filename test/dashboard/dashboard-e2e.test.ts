@@ -84,9 +84,10 @@ describe('dashboard in a browser, with a real controller and receiver', { skip: 
     await page.selectOption('#schedule-program', programId);
     await page.selectOption('#schedule-zone', 'X01');
     await page.selectOption('#schedule-target', 'X01-C1');
-    await page.fill('#schedule-start', '2030-01-02T07:30');
+    await page.fill('#schedule-start-date', '02/01/2030');
+    await page.fill('#schedule-start-time', '07:30');
     await page.selectOption('#schedule-repeat', 'daily');
-    await page.fill('#schedule-until', '2030-01-31');
+    await page.fill('#schedule-until', '31/01/2030');
     await page.click('#new-schedule button[type=submit]');
     await page.waitForURL(/\/schedules\?created=/);
     await ready(page);
@@ -120,6 +121,33 @@ describe('dashboard in a browser, with a real controller and receiver', { skip: 
     await page.click('#cmd-test-tone');
     await page.waitForSelector('#cmd-state[data-state=done]', { timeout: 30_000 });
     await screenshot(page, 'device_test_tone');
+  });
+
+  it('sends an emergency order from the console (preview, the zone name typed twice), shows its progress and cancels it', async () => {
+    await page.goto(`${base}/emergency`);
+    await ready(page);
+    await page.selectOption('#em-zone', 'X01-C1');
+    await page.fill('#em-text', 'Thông báo thử nghiệm hệ thống khẩn cấp');
+    await page.click('#em-preview-btn');
+    await page.waitForSelector('#em-confirm1:not([disabled])');
+    assert.match(await page.textContent('#em-preview') ?? '', /1 thiết bị \(1 đang trực tuyến\)/);
+    await page.fill('#em-confirm1', 'cụm loa thôn đông');
+    await page.fill('#em-confirm2', 'Cụm loa thôn Tây');
+    assert.ok(await page.isDisabled('#em-send'), 'two different entries keep the button locked');
+    await page.fill('#em-confirm2', 'Cụm loa thôn Đông');
+    assert.ok(!(await page.isDisabled('#em-send')), 'two matching entries unlock it');
+    await page.click('#em-send');
+    await page.waitForSelector('#em-progress [data-status=active]', { timeout: 30_000 });
+    const { orders } = await api.get<{ orders: { id: string; status: string; zones: string[] }[] }>('/api/v1/emergency');
+    assert.equal(orders[0]?.status, 'active');
+    assert.deepEqual(orders[0]?.zones, ['X01-C1']);
+    // The receiver's acks reach the page (received, playing or finished: the cards after "targeted").
+    await eventually(async () => (await api.get<{ progress: { acknowledged: number } }>(`/api/v1/emergency/${orders[0]!.id}`)).progress.acknowledged > 0, 30_000, 'the receiver acks the order');
+    await page.waitForSelector(['received', 'started', 'finished'].map((k) => `#em-progress .card[data-k=${k}]:not([data-n="0"])`).join(', '), { timeout: 10_000 });
+    await screenshot(page, 'emergency_progress');
+    await page.click('#em-cancel');
+    await page.waitForSelector('#em-progress [data-status=cancelled]', { timeout: 15_000 });
+    assert.equal((await api.get<{ order: { status: string } }>(`/api/v1/emergency/${orders[0]!.id}`)).order.status, 'cancelled');
   });
 
   it('shows the device turn offline on the device list when its agent process stops', async () => {

@@ -35,6 +35,15 @@ export function localDate(v) {
   const p = pieces(v);
   return `${p.year}-${p.month}-${p.day}`;
 }
+/** 'dd/MM/yyyy' (what the date fields show) → 'yyyy-MM-dd', or null when it is not a real date. */
+export function parseVnDate(text) {
+  const m = /^\s*(\d{1,2})\/(\d{1,2})\/(\d{4})\s*$/.exec(text);
+  if (!m) return null;
+  const iso = `${m[3]}-${m[2].padStart(2, '0')}-${m[1].padStart(2, '0')}`;
+  return new Date(`${iso}T00:00:00Z`).toISOString().slice(0, 10) === iso ? iso : null;
+}
+/** 'yyyy-MM-dd' → 'dd/MM/yyyy'. */
+export const vnDate = (iso) => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
 export function fmtDuration(ms) {
   if (ms === null || ms === undefined) return '—';
   const s = Math.round(ms / 1000);

@@ -36,6 +36,14 @@ export function field(label, control) {
 }
 
 /** A table with a header row; `rows` is a list of <tr>, or one <tbody> the page keeps to update. */
+/** A date field in the Vietnamese format (the browser's own date picker follows its locale, not the page's). */
+export function dateInput(id, isoValue) {
+  return h('input', { id, name: id, inputmode: 'numeric', pattern: '\\d{1,2}/\\d{1,2}/\\d{4}', placeholder: 'dd/mm/yyyy', size: 10, value: isoValue ? `${isoValue.slice(8, 10)}/${isoValue.slice(5, 7)}/${isoValue.slice(0, 4)}` : '' });
+}
+export function timeInput(id, value) {
+  return h('input', { id, name: id, inputmode: 'numeric', pattern: '([01]?\\d|2[0-3]):[0-5]\\d', placeholder: 'HH:mm', size: 5, value });
+}
+
 export function table(head, rows, attrs = {}) {
   const body = rows.length === 1 && rows[0] instanceof HTMLTableSectionElement ? rows[0] : h('tbody', {}, rows);
   return h('table', attrs, h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : undefined }, c.label ?? c)))), body);

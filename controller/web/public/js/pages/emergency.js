@@ -17,7 +17,7 @@ const previewOut = h('div', { id: 'em-preview', role: 'status' });
 const c1 = h('input', { id: 'em-confirm1', autocomplete: 'off', disabled: true });
 const c2 = h('input', { id: 'em-confirm2', autocomplete: 'off', disabled: true });
 const sendBtn = h('button', { type: 'button', id: 'em-send', class: 'danger big', disabled: true }, t('emSend'));
-const confirmLabel = h('span', {});
+const confirmLabel = h('span', {}, t('emConfirm1', { name: '…' }));
 const progress = h('section', { id: 'em-progress', class: 'panel', hidden: true, 'aria-live': 'polite' });
 let zoneName = null;
 
@@ -47,7 +47,7 @@ async function watch(id) {
     const { order, progress: p } = await get(`/api/v1/emergency/${encodeURIComponent(id)}`);
     body.replaceChildren(h('p', { 'data-status': order.status }, `${order.title} — ${order.status}`),
       h('div', { class: 'cards' }, ['targeted', 'received', 'started', 'finished', 'failed', 'offline'].map((k) =>
-        h('div', { class: 'card', 'data-k': k }, h('div', { class: 'n' }, String(p[k] ?? 0)), h('div', { class: 'l' }, t(`em.${k === 'started' ? 'playing' : k}`))))));
+        h('div', { class: 'card', 'data-k': k, 'data-n': String(p[k] ?? 0) }, h('div', { class: 'n' }, String(p[k] ?? 0)), h('div', { class: 'l' }, t(`em.${k === 'started' ? 'playing' : k}`))))));
     if (order.status !== 'active' && order.status !== 'pending_approval') { cancel.disabled = true; break; }
     await new Promise((r) => setTimeout(r, 1500));
   }

@@ -1,22 +1,24 @@
 // Reports: the provincial plan indicators for a zone and period, with SVG charts and CSV/XLSX exports.
 import { get, qs } from '../lib/api.js';
-import { fmtDateTime, fmtNumber, lang, localDate, t } from '../lib/boot.js';
+import { flash, fmtDateTime, fmtNumber, lang, localDate, parseVnDate, t } from '../lib/boot.js';
 import { percentBars } from '../lib/chart.js';
-import { field, h, mount, select, table } from '../lib/dom.js';
+import { dateInput, field, h, mount, select, table } from '../lib/dom.js';
 
 const LABEL = { coverage: 'kpiCoverage', converted: 'kpiConverted', boards: 'kpiBoards', districtBoards: 'kpiDistrictBoards', uptime: 'kpiUptime', plays: 'kpiPlays' };
 const { zones } = await get('/api/v1/zones');
 const zoneSel = select('r-zone', zones.map((z) => [z.id, `${z.name} (${z.id})`]));
-const from = h('input', { type: 'date', id: 'r-from', required: true, value: localDate(Date.now() - 30 * 86400000) });
-const to = h('input', { type: 'date', id: 'r-to', required: true, value: localDate(Date.now()) });
+const from = dateInput('r-from', localDate(Date.now() - 30 * 86400000));
+const to = dateInput('r-to', localDate(Date.now()));
 const csv = h('a', { id: 'export-csv', download: '' }, t('exportCsv'));
 const xlsx = h('a', { id: 'export-xlsx', download: '' }, t('exportXlsx'));
 const out = h('div', { id: 'report' });
 
 function query(format) {
-  return `/api/v1/reports/kpi${qs({ zoneId: zoneSel.value, from: new Date(`${from.value}T00:00:00+07:00`).toISOString(), to: new Date(Date.parse(`${to.value}T00:00:00+07:00`) + 86400000).toISOString(), format, lang })}`;
+  const f = parseVnDate(from.value), u = parseVnDate(to.value);
+  return `/api/v1/reports/kpi${qs({ zoneId: zoneSel.value, from: new Date(`${f}T00:00:00+07:00`).toISOString(), to: new Date(Date.parse(`${u}T00:00:00+07:00`) + 86400000).toISOString(), format, lang })}`;
 }
 async function load() {
+  if (!parseVnDate(from.value) || !parseVnDate(to.value)) { flash(`${t('from')} / ${t('to')}: dd/mm/yyyy`, 'error'); return; }
   csv.href = query('csv');
   xlsx.href = query('xlsx');
   const r = await get(query('json'));
@@ -37,5 +39,6 @@ async function load() {
 }
 const form = h('form', { class: 'panel row', id: 'report-form' }, field(t('zone'), zoneSel), field(t('from'), from), field(t('to'), to), h('button', { type: 'submit', class: 'primary' }, t('show')), csv, xlsx);
 form.addEventListener('submit', (e) => { e.preventDefault(); void load(); });
+zoneSel.addEventListener('change', () => void load());
 await load();
 mount(form, out);

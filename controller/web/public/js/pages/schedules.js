@@ -1,8 +1,8 @@
 // Programs and schedules: create (draft), submit, approve; a weekly calendar of a device's plan with its conflicts
 // (GET /api/v1/preview: the controller's own conflict model).
 import { ApiError, get, post, qs } from '../lib/api.js';
-import { flash, fmtDate, localDate, t, user } from '../lib/boot.js';
-import { field, h, mount, select, table } from '../lib/dom.js';
+import { flash, fmtDate, localDate, parseVnDate, t, user } from '../lib/boot.js';
+import { dateInput, field, h, mount, select, table, timeInput } from '../lib/dom.js';
 
 const [{ zones }, { media }, { programs }, { schedules }, { devices }] = await Promise.all([
   get('/api/v1/zones'), get('/api/v1/media?limit=500'), get('/api/v1/programs?limit=500'), get('/api/v1/schedules?limit=500'), get('/api/v1/devices?limit=500'),
@@ -47,9 +47,9 @@ const schedForm = h('form', { class: 'panel', id: 'new-schedule' }, h('h2', {}, 
     field(t('zone'), select('schedule-zone', zoneOpts)),
     field(t('targets'), select('schedule-target', zoneOpts))),
   h('div', { class: 'row' },
-    field(t('startAt'), h('input', { type: 'datetime-local', id: 'schedule-start', required: true, value: `${today}T06:00` })),
+    field(t('startAt'), dateInput('schedule-start-date', today)), field(t('time'), timeInput('schedule-start-time', '06:00')),
     field(t('repeat'), select('schedule-repeat', Object.keys(RULES).map((k) => [k, t(k)]), 'daily')),
-    field(t('until'), h('input', { type: 'date', id: 'schedule-until', value: localDate(Date.now() + 30 * 86400000) })),
+    field(t('until'), dateInput('schedule-until', localDate(Date.now() + 30 * 86400000))),
     field(t('priority'), select('schedule-priority', [['normal', t('normal')], ['priority', t('priority.priority')]])),
     field(t('volume'), h('input', { type: 'number', id: 'schedule-volume', min: 0, max: 100, value: 80 }))),
   h('label', {}, h('input', { type: 'checkbox', id: 'schedule-night' }), ' ', t('confirmNight')),
@@ -58,9 +58,12 @@ schedForm.addEventListener('submit', async (e) => {
   e.preventDefault();
   const v = (id) => schedForm.querySelector(`#${id}`).value;
   const rule = RULES[v('schedule-repeat')];
-  const until = v('schedule-until');
+  const day = parseVnDate(v('schedule-start-date'));
+  const until = v('schedule-until') ? parseVnDate(v('schedule-until')) : null;
+  const hm = /^(\d{1,2}):(\d{2})$/.exec(v('schedule-start-time'));
+  if (!day || !hm || (v('schedule-until') && !until)) { flash(`${t('startAt')}: dd/mm/yyyy HH:mm`, 'error'); return; }
   const body = {
-    zoneId: v('schedule-zone'), programId: v('schedule-program'), title: v('schedule-title'), dtstart: v('schedule-start'),
+    zoneId: v('schedule-zone'), programId: v('schedule-program'), title: v('schedule-title'), dtstart: `${day}T${hm[1].padStart(2, '0')}:${hm[2]}`,
     priority: v('schedule-priority'), volume: Number(v('schedule-volume')), targets: { zones: [v('schedule-target')], devices: [] },
     ...(rule ? { rrule: rule } : {}), ...(rule && until ? { validUntil: new Date(`${until}T23:59:59+07:00`).toISOString() } : {}),
     ...(schedForm.querySelector('#schedule-night').checked ? { confirmNightHours: true } : {}),
