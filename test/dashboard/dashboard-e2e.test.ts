@@ -147,7 +147,7 @@ describe('dashboard in a browser, with a real controller and receiver', { skip: 
     await screenshot(page, 'emergency_progress');
     await page.click('#em-cancel');
     await page.waitForSelector('#em-progress [data-status=cancelled]', { timeout: 15_000 });
-    assert.equal((await api.get<{ order: { status: string } }>(`/api/v1/emergency/${orders[0]!.id}`)).order.status, 'cancelled');
+    assert.equal((await api.get<{ order: { status: string } }>(`/api/v1/emergency/${orders[0].id}`)).order.status, 'cancelled');
   });
 
   it('shows the device turn offline on the device list when its agent process stops', async () => {
