@@ -13,16 +13,25 @@ export function csrfTokenFor(sessionToken: string): string {
 
 const same = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
-/** This controller's origin as the browser sees it (scheme and Host, or X-Forwarded-* behind a trusted proxy). */
-export function selfOrigin(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}`;
+/**
+ * Whether an Origin (or Referer) names this controller: the same host and port. The scheme is not compared, so
+ * a TLS-terminating proxy that is not configured as trusted (the controller then sees http) does not break the
+ * dashboard; a page on another port or host is still foreign.
+ */
+function sameHost(url: string, req: FastifyRequest): boolean {
+  try {
+    const u = new URL(url);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.host === req.host;
+  } catch {
+    return false;
+  }
 }
 
 /**
  * CSRF protection for cookie-authenticated changes (issue 7). The session cookie is SameSite=Strict already, but
  * pages on another port of the same host are same-site, so a POST, PUT, PATCH or DELETE that carries the session
  * cookie (and no Authorization header) must also prove it comes from this controller's pages: the dashboard's
- * X-CSRF-Token (derived from the session), or a same-origin Origin header (what browsers send with every
+ * X-CSRF-Token (derived from the session), or an Origin header naming this host and port (what browsers send with every
  * non-GET fetch: the live and pairing pages rely on it). A foreign Origin is refused on every unsafe request
  * without a bearer token, the login included. Bearer-token clients (the CLI, Node-RED, devices) are not
  * affected: a browser never adds that header on its own.
@@ -42,16 +51,16 @@ function check(req: FastifyRequest): void {
   if (!UNSAFE.has(req.method)) return;
   if (req.headers.authorization?.startsWith('Bearer ')) return;
   const origin = req.headers.origin;
-  const self = selfOrigin(req);
-  if (origin !== undefined && origin !== self) {
+  const sameOrigin = origin !== undefined && sameHost(origin, req);
+  if (origin !== undefined && !sameOrigin) {
     throw new LoaError('LOA_ERR_CSRF', `a request from ${origin.slice(0, 100)} may not change anything here`, { details: { reason: 'origin' } });
   }
   const session = (req.cookies as Record<string, string | undefined> | undefined)?.[SESSION_COOKIE];
   if (!session) return;
   const header = req.headers[CSRF_HEADER];
   if (typeof header === 'string' && same(header, csrfTokenFor(session))) return;
-  if (origin === self) return;
+  if (sameOrigin) return;
   const referer = req.headers.referer;
-  if (origin === undefined && typeof referer === 'string' && referer.startsWith(`${self}/`)) return;
+  if (origin === undefined && typeof referer === 'string' && sameHost(referer, req)) return;
   throw new LoaError('LOA_ERR_CSRF', 'send the X-CSRF-Token header of the page (or call the API with a bearer token)', { details: { reason: header ? 'token' : 'missing' } });
 }
