@@ -15,6 +15,7 @@ import { measureTimeline, type TimelineResult } from './measure-timeline.js';
 import { measureController, type ControllerBenchResult } from './measure-controller.js';
 import { measureIngest, type IngestBenchResult } from './measure-ingest.js';
 import { measureFanout, type FanoutBenchResult } from './measure-fanout.js';
+import { dashboardRows, measureDashboard, DASHBOARD_TARGET_MS, type DashboardBenchResult } from './measure-dashboard.js';
 import { Resources } from './proc.js';
 import { fmtMb, fmtMs, fmtRate, fmtRatio, ratio, renderTable, round } from './stats.js';
 
@@ -115,6 +116,11 @@ function fanoutRows(r: Outcome<FanoutBenchResult>): Row[] {
   ];
 }
 
+function dashboardBenchRows(r: Outcome<DashboardBenchResult>): Row[] {
+  if (!r.value) return [['dashboard: device list and overview, 10,000 devices, in Chromium', `error: ${r.error ?? 'unknown'}`, '—', '—', '≤ 1 s', 'error']];
+  return dashboardRows(r.value);
+}
+
 function machine(): Record<string, unknown> {
   const cpus = os.cpus();
   return {
@@ -138,21 +144,22 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   progress(`[bench] loaphuong benchmark (agent and controller), node ${process.version}, ${os.cpus().length} CPU(s)\n`);
 
-  const fixture = await step('0/8 receiver fixture: keys, loa agent init + import', 'CLI', () => makeAgentFixture(ROOT, res.tempDir('agent')), (f) => f.dataDir);
+  const fixture = await step('0/9 receiver fixture: keys, loa agent init + import', 'CLI', () => makeAgentFixture(ROOT, res.tempDir('agent')), (f) => f.dataDir);
   const noFixture = (): never => {
     throw new Error(`no agent fixture: ${fixture.error ?? 'unknown'}`);
   };
-  const rss = await step('1/8 agent idle RSS', '~10 s', () => (fixture.value ? measureIdleRss(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMb(v.agentRss)} vs ${fmtMb(v.baselineRss)}`);
-  const cold = await step('2/8 cold start to ready', '5+5 runs', () => (fixture.value ? measureColdStart(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMs(v.agentMedianMs)} vs ${fmtMs(v.baselineMedianMs)}`);
-  const jitter = await step('3/8 start-time jitter', '~45 s of real time', () => measureJitter(res), (v) => `p50 ${fmtMs(v.p50)} p99 ${fmtMs(v.p99)} max ${fmtMs(v.max)} n=${v.n}`);
-  const timeline = await step('4/8 timeline 1,000 entries × 30 days', '5 runs', () => measureTimeline(), (v) => `${fmtMs(v.medianMs)} for ${v.occurrences} occurrences`);
-  const outbox = await step('5/8 outbox insert rate FULL vs NORMAL', '2×2,000 inserts', () => measureOutbox(res), (v) => `${fmtRate(v.full.perSecond)} vs ${fmtRate(v.normal.perSecond)}`);
-  const ingest = await step('6/8 telemetry ingest through the embedded broker', '~30 s', () => measureIngest(res), (v) => `${fmtRate(v.e2e.perSecond)} vs ${fmtRate(v.baseline.perSecond)}`);
-  const ctl = await step('7/8 controller: compile 10,000 manifests, device-list latency', '~40 s', () => measureController(res), (v) => `compile ${fmtMs(v.compile.ms)}, list p99 ${fmtMs(v.list.pageP99Ms)}`);
-  const fanout = await step('8/8 emergency fan-out to 10,000 simulated devices vs bare MQTT fan-out', '~6 min', () => measureFanout(res), (v) => (v.limitation ? `not measured: ${v.limitation}` : `emergency ${fmtMs(v.emergencyMs)} vs bare ${fmtMs(v.baselineMs)} (${fmtRatio(v.ratio)})`));
+  const rss = await step('1/9 agent idle RSS', '~10 s', () => (fixture.value ? measureIdleRss(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMb(v.agentRss)} vs ${fmtMb(v.baselineRss)}`);
+  const cold = await step('2/9 cold start to ready', '5+5 runs', () => (fixture.value ? measureColdStart(res, ROOT, fixture.value) : noFixture()), (v) => `${fmtMs(v.agentMedianMs)} vs ${fmtMs(v.baselineMedianMs)}`);
+  const jitter = await step('3/9 start-time jitter', '~45 s of real time', () => measureJitter(res), (v) => `p50 ${fmtMs(v.p50)} p99 ${fmtMs(v.p99)} max ${fmtMs(v.max)} n=${v.n}`);
+  const timeline = await step('4/9 timeline 1,000 entries × 30 days', '5 runs', () => measureTimeline(), (v) => `${fmtMs(v.medianMs)} for ${v.occurrences} occurrences`);
+  const outbox = await step('5/9 outbox insert rate FULL vs NORMAL', '2×2,000 inserts', () => measureOutbox(res), (v) => `${fmtRate(v.full.perSecond)} vs ${fmtRate(v.normal.perSecond)}`);
+  const ingest = await step('6/9 telemetry ingest through the embedded broker', '~30 s', () => measureIngest(res), (v) => `${fmtRate(v.e2e.perSecond)} vs ${fmtRate(v.baseline.perSecond)}`);
+  const ctl = await step('7/9 controller: compile 10,000 manifests, device-list latency', '~40 s', () => measureController(res), (v) => `compile ${fmtMs(v.compile.ms)}, list p99 ${fmtMs(v.list.pageP99Ms)}`);
+  const fanout = await step('8/9 emergency fan-out to 10,000 simulated devices vs bare MQTT fan-out', '~6 min', () => measureFanout(res), (v) => (v.limitation ? `not measured: ${v.limitation}` : `emergency ${fmtMs(v.emergencyMs)} vs bare ${fmtMs(v.baselineMs)} (${fmtRatio(v.ratio)})`));
+  const dash = await step('9/9 dashboard with 10,000 devices in Chromium: device list and overview vs a static page of the same size', '~40 s', () => measureDashboard(res), (v) => `list ${fmtMs(v.deviceList.warmMedianMs)}, overview ${fmtMs(v.overview.warmMedianMs)} vs static ${fmtMs(v.staticBaseline.warmMedianMs)}`);
   res.cleanupSync();
 
-  const rows: Row[] = [...rssRows(rss), ...coldRows(cold), ...jitterRows(jitter), ...timelineRows(timeline), ...outboxRows(outbox), ...ingestRows(ingest), ...controllerRows(ctl), ...fanoutRows(fanout)];
+  const rows: Row[] = [...rssRows(rss), ...coldRows(cold), ...jitterRows(jitter), ...timelineRows(timeline), ...outboxRows(outbox), ...ingestRows(ingest), ...controllerRows(ctl), ...fanoutRows(fanout), ...dashboardBenchRows(dash)];
   const table = renderTable(['measure', 'figure', 'baseline (same run)', 'ratio', 'target', 'ok?'], rows);
   console.log(table);
 
@@ -169,6 +176,7 @@ async function main(): Promise<number> {
       outbox,
       ingest: { ...ingest, pass: ingest.value ? ingest.value.e2e.perSecond >= TARGETS.ingestPerSecond : null },
       controller: { ...ctl, pass: ctl.value ? ctl.value.compile.ms <= TARGETS.compile10kMs && ctl.value.list.pageP99Ms <= TARGETS.listP99Ms : null },
+      dashboard: { ...dash, pass: dash.value ? Math.max(dash.value.deviceList.warmMedianMs, dash.value.deviceList.coldMs, dash.value.overview.warmMedianMs, dash.value.overview.coldMs) <= DASHBOARD_TARGET_MS : null },
       fanout: { ...fanout, pass: fanout.value && !fanout.value.limitation ? fanout.value.emergencyMs <= TARGETS.emergency10kMs && fanout.value.ratio <= TARGETS.emergencyVsFanout : null },
     },
     table: rows,
@@ -178,7 +186,7 @@ async function main(): Promise<number> {
   const file = join(dir, `agent-${startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   progress(`[bench] ${totalSeconds.toFixed(1)} s in all; raw figures in ${file}\n`);
-  const failed = [fixture, rss, cold, jitter, timeline, outbox, ingest, ctl, fanout].some((o) => o.error !== undefined);
+  const failed = [fixture, rss, cold, jitter, timeline, outbox, ingest, ctl, fanout, dash].some((o) => o.error !== undefined);
   return failed ? 1 : 0;
 }
 

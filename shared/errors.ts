@@ -176,6 +176,8 @@ export const ERRORS = {
   LOA_ERR_DISPLAY_COMMAND: { en: 'The board brightness command failed', vi: 'Lệnh chỉnh độ sáng của bảng bị lỗi' },
   LOA_ERR_SCREENSHOT_FAILED: { en: 'The board screenshot could not be taken or sent', vi: 'Không chụp hoặc không gửi được ảnh màn hình của bảng' },
   LOA_ERR_SCREENSHOT_INVALID: { en: 'The screenshot is not a WebP or PNG image of an accepted size', vi: 'Ảnh màn hình không phải ảnh WebP hoặc PNG có kích thước hợp lệ' },
+  // issue 7: the dashboard (CSRF check of cookie-authenticated changes) and the KPI reports
+  LOA_ERR_CSRF: { en: 'The request did not come from a page of this controller (CSRF check failed)', vi: 'Yêu cầu không xuất phát từ trang của hệ thống (kiểm tra CSRF thất bại)' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -125,6 +125,7 @@ export class TelemetryRepo {
   private readonly insertEventStmt;
   private readonly foldPlayStmt;
   private readonly statusStmt;
+  private readonly statusLogStmt;
   private readonly mergeStmt;
   private readonly statesAllStmt;
   private readonly statesSomeStmt;
@@ -157,6 +158,7 @@ export class TelemetryRepo {
         played_ms = played_ms + excluded.played_ms,
         last_seq = MAX(last_seq, excluded.last_seq),
         updated_at = excluded.updated_at`);
+    this.statusLogStmt = db.prepare('INSERT INTO device_status_log (device_id, at, online) VALUES (?, ?, ?)');
     this.statusStmt = db.prepare(`INSERT INTO device_state (device_id, online, status_at, applied_version) VALUES (?, ?, ?, ?)
       ON CONFLICT (device_id) DO UPDATE SET online = excluded.online, status_at = excluded.status_at, applied_version = MAX(applied_version, excluded.applied_version)`);
     // In an UPDATE, every expression sees the row as it was, so the telemetry_at tests all compare with the old value.
@@ -216,8 +218,10 @@ export class TelemetryRepo {
   }
 
   /** A status message (or the last will): online/offline as received, applied version only grows. */
-  applyStatus(deviceId: string, online: boolean, statusAt: number, manifestVersion: number | null): void {
+  /** `receivedAt` (controller time), when given, also logs the change for uptime reports (issue 7). */
+  applyStatus(deviceId: string, online: boolean, statusAt: number, manifestVersion: number | null, receivedAt?: number): void {
     this.statusStmt.run(deviceId, online ? 1 : 0, statusAt, manifestVersion ?? 0);
+    if (receivedAt !== undefined) this.statusLogStmt.run(deviceId, receivedAt, online ? 1 : 0);
   }
 
   /** last_seen and applied version only grow; the newest telemetry (by device time) wins. */

@@ -20,12 +20,18 @@ export interface Zone {
   code: string;
   name: string;
   path: string;
+  /** Communes (issue 7): legacy wired/FM stations it had, and how many were converted; null when not recorded. */
+  legacyStations: number | null;
+  convertedStations: number | null;
   createdAt: number;
   updatedAt: number;
 }
 
-interface Row { id: string; parent_id: string | null; level: ZoneLevel; code: string; name: string; path: string; created_at: number; updated_at: number }
-const toZone = (r: Row): Zone => ({ id: r.id, parentId: r.parent_id, level: r.level, code: r.code, name: r.name, path: r.path, createdAt: r.created_at, updatedAt: r.updated_at });
+interface Row { id: string; parent_id: string | null; level: ZoneLevel; code: string; name: string; path: string; legacy_stations: number | null; converted_stations: number | null; created_at: number; updated_at: number }
+const toZone = (r: Row): Zone => ({
+  id: r.id, parentId: r.parent_id, level: r.level, code: r.code, name: r.name, path: r.path,
+  legacyStations: r.legacy_stations, convertedStations: r.converted_stations, createdAt: r.created_at, updatedAt: r.updated_at,
+});
 
 /** The zone tree: province › district (optional) › commune/ward › cluster, with materialised paths for subtree checks. */
 export class ZonesRepo {
@@ -67,9 +73,15 @@ export class ZonesRepo {
     return this.require(input.id);
   }
 
-  rename(id: string, patch: { name?: string; code?: string }, now: number): Zone {
+  rename(id: string, patch: { name?: string; code?: string; legacyStations?: number | null; convertedStations?: number | null }, now: number): Zone {
     const z = this.require(id);
-    this.db.prepare('UPDATE zones SET name = ?, code = ?, updated_at = ? WHERE id = ?').run(patch.name ?? z.name, patch.code ?? z.code, now, id);
+    const legacy = patch.legacyStations === undefined ? z.legacyStations : patch.legacyStations;
+    const converted = patch.convertedStations === undefined ? z.convertedStations : patch.convertedStations;
+    if (legacy !== null && converted !== null && converted > legacy) {
+      throw new LoaError('LOA_ERR_SCHEMA', `converted stations (${converted}) cannot exceed the legacy stations (${legacy})`, { details: { zoneId: id } });
+    }
+    this.db.prepare('UPDATE zones SET name = ?, code = ?, legacy_stations = ?, converted_stations = ?, updated_at = ? WHERE id = ?')
+      .run(patch.name ?? z.name, patch.code ?? z.code, legacy, converted, now, id);
     return this.require(id);
   }
 

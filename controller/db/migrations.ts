@@ -368,4 +368,16 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
     received_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 9: the dashboard and the provincial KPI reports (issue 7): legacy wired/FM stations per commune (and how many
+  // were converted), and a log of device status changes (online/offline, controller time) for uptime
+  `
+  ALTER TABLE zones ADD COLUMN legacy_stations INTEGER;             -- wired/FM stations the commune had (NULL: not recorded)
+  ALTER TABLE zones ADD COLUMN converted_stations INTEGER;          -- of those, converted to IT-based receivers
+  CREATE TABLE device_status_log (
+    device_id TEXT NOT NULL,
+    at INTEGER NOT NULL,              -- controller receive time
+    online INTEGER NOT NULL
+  );
+  CREATE INDEX device_status_log_device_at ON device_status_log(device_id, at);
+  `,
 ];

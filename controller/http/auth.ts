@@ -42,9 +42,10 @@ export function identify(ctx: AppContext, req: FastifyRequest): { user: User | n
   return { user: ctx.data.users.sessionUser(hash(token), ctx.clock.now()), deviceId: null };
 }
 
-/** The API documentation is public; everything else is authenticated unless marked public. */
+/** The API documentation and the dashboard's assets are public; everything else is authenticated unless marked public. */
 export function authModeOf(url: string | undefined, mode: AuthMode | undefined): AuthMode {
   if (url === '/docs' || url?.startsWith('/docs/')) return 'public';
+  if (url?.startsWith('/assets/')) return 'public'; // the dashboard's static files (issue 7)
   return mode ?? 'user';
 }
 

@@ -37,6 +37,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_COMMAND_BUSY: 409, LOA_ERR_COMMAND_DEVICE: 409, LOA_ERR_COMMAND_INVALID: 422,
   // issue 8: public boards (a screenshot upload that is not an image; display faults are device-side only)
   LOA_ERR_DISPLAY_MEDIA: 422, LOA_ERR_DISPLAY_NO_PAGE: 503, LOA_ERR_DISPLAY_COMMAND: 502, LOA_ERR_SCREENSHOT_FAILED: 502, LOA_ERR_SCREENSHOT_INVALID: 415,
+  // issue 7: the dashboard
+  LOA_ERR_CSRF: 403,
 };
 
 export function statusOf(code: ErrorCode): number {

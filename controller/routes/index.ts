@@ -21,6 +21,7 @@ import { registerZones } from './zones.js';
 import { registerApiTokens } from './api-tokens.js';
 import { registerEventsStream } from './events-stream.js';
 import { registerTts } from './tts.js';
+import { registerWeb } from '../web/index.js';
 
 export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerSystem(app, ctx);
@@ -45,4 +46,5 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   // issue 8: board screenshots (contract D) and the public emergency feed
   registerScreenshots(app, ctx);
   registerPublicFeed(app, ctx);
+  registerWeb(app, ctx); // issue 7: the dashboard, its API and the CSRF check
 }

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../http/context.js';
-import { STATUS_PAGE } from './status-page.js';
 
-/** Health, Prometheus metrics, and the minimal status page. */
+/** Health and Prometheus metrics (the dashboard at `/` is controller/web). */
 export function registerSystem(app: FastifyInstance, ctx: AppContext): void {
   app.get('/healthz', { config: { auth: 'public' }, schema: { tags: ['system'], summary: 'Liveness and readiness: database reachable' } }, async (_req, reply) => {
     try {
@@ -15,5 +14,4 @@ export function registerSystem(app: FastifyInstance, ctx: AppContext): void {
   app.get('/metrics', { config: { auth: 'public' }, schema: { tags: ['system'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
     return reply.type(ctx.metrics.contentType).send(await ctx.metrics.metrics());
   });
-  app.get('/', { config: { auth: 'public' }, schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(STATUS_PAGE));
 }

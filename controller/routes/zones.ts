@@ -50,12 +50,19 @@ export function registerZones(app: FastifyInstance, ctx: AppContext): void {
 
   app.patch('/api/v1/zones/:id', {
     config: { perm: 'zone.write' },
-    schema: { tags: ['zones'], params: Params, body: Type.Object({ name: Type.Optional(SafeName()), code: Type.Optional(Type.String({ minLength: 1, maxLength: 40, pattern: '^[A-Za-z0-9._-]+$' })) }, { additionalProperties: false }) },
+    schema: {
+      tags: ['zones'], params: Params, summary: 'Rename a zone; for a commune, record its legacy wired/FM stations and how many were converted (KPI reports)',
+      body: Type.Object({
+        name: Type.Optional(SafeName()), code: Type.Optional(Type.String({ minLength: 1, maxLength: 40, pattern: '^[A-Za-z0-9._-]+$' })),
+        legacyStations: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Type.Null()], { description: 'Wired/FM stations the commune had (null: not recorded)' })),
+        convertedStations: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Type.Null()], { description: 'Of those, converted to IT-based receivers' })),
+      }, { additionalProperties: false }),
+    },
   }, async (req) => {
     const { id } = req.params as { id: string };
     authz(ctx, req, 'zone.write', id);
     return { zone: ctx.data.tx(() => {
-      const z = ctx.data.zones.rename(id, req.body as { name?: string; code?: string }, ctx.clock.now());
+      const z = ctx.data.zones.rename(id, req.body as { name?: string; code?: string; legacyStations?: number | null; convertedStations?: number | null }, ctx.clock.now());
       audit(ctx, req, { action: 'zone.update', targetType: 'zone', targetId: id, zoneId: id, details: req.body as Record<string, unknown> });
       return z;
     }) };

@@ -347,7 +347,7 @@ export class TelemetryIngest {
       switch (item.kind) {
         case 'status': {
           const s = item.status;
-          repo.applyStatus(id, s.online, s.at, s.manifestVersion ?? null);
+          repo.applyStatus(id, s.online, s.at, s.manifestVersion ?? null, item.receivedAt);
           statuses.push({ deviceId: id, online: s.online, at: s.at });
           m.appliedVersion = Math.max(m.appliedVersion, s.manifestVersion ?? 0);
           stats.stored++;

@@ -240,6 +240,10 @@ describe('authorization matrix', () => {
       const c = mk.command(s);
       return { method: 'GET', url: `/api/v1/devices/${c.deviceId}/commands/${c.id}` };
     },
+    // issue 7: the dashboard's API (overview, KPI report and its exports, health series)
+    'GET /api/v1/reports/overview': (s) => ({ method: 'GET', url: `/api/v1/reports/overview?zoneId=${s}` }),
+    'GET /api/v1/reports/kpi': (s) => ({ method: 'GET', url: `/api/v1/reports/kpi?zoneId=${s}&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z&format=csv` }),
+    'GET /api/v1/devices/:id/telemetry/series': (s) => ({ method: 'GET', url: `/api/v1/devices/${mk.device(s)}/telemetry/series` }),
   };
   for (const kind of ['programs', 'schedules'] as const) {
     for (const a of ['submit', 'approve', 'reject', 'archive', 'reopen']) FIXTURES[`POST /api/v1/${kind}/:id/${a}`] = workflow(kind, a);
