@@ -43,6 +43,7 @@ const STRINGS = {
   showing: ['Hiển thị {n} thiết bị', 'Showing {n} devices'], noDevices: ['Không có thiết bị nào.', 'No devices.'],
   // device detail
   health: ['Tình trạng (24 giờ qua)', 'Health (last 24 h)'], playHistory: ['Lịch sử phát (7 ngày)', 'Play history (7 days)'], events: ['Sự kiện gần đây', 'Recent events'],
+  screenshot: ['Ảnh màn hình gần nhất', 'Latest screenshot'], noScreenshot: ['Bảng chưa gửi ảnh màn hình nào', 'The board has not sent a screenshot yet'],
   commands: ['Lệnh điều khiển', 'Commands'], testTone: ['Phát âm thử', 'Test tone'], volume: ['Âm lượng', 'Volume'], setVolume: ['Đặt âm lượng', 'Set volume'],
   relayCheck: ['Kiểm tra rơ-le', 'Relay check'], reboot: ['Khởi động lại', 'Reboot'], commandState: ['Trạng thái lệnh', 'Command state'],
   confirmReboot: ['Khởi động lại thiết bị này?', 'Reboot this device?'], tempC: ['Nhiệt độ (°C)', 'Temperature (°C)'], cpuLoad: ['Tải CPU', 'CPU load'],

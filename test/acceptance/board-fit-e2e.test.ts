@@ -173,6 +173,19 @@ test('a board agent sends low-resolution screenshots of its kiosk page to the co
     assert.equal(width, 320, 'scaled to the profile maxWidth');
     assert.ok(Date.parse(res.headers.get('x-loa-taken-at') ?? '') > now - 60_000);
 
+    // The dashboard's device page shows it to a signed-in operator (the session cookie is the API token).
+    const ctl = new URL(t.controller.httpUrl);
+    const dash = await browser.newContext();
+    await dash.addCookies([{ name: 'loa_session', value: admin.token!, domain: ctl.hostname, path: '/' }]);
+    const devicePage = await dash.newPage();
+    await devicePage.goto(new URL('/devices/dev-screen', ctl).href);
+    await devicePage.waitForFunction(() => {
+      const img = (globalThis as unknown as { document: { getElementById(id: string): { complete: boolean; naturalWidth: number } | null } }).document.getElementById('screenshot');
+      return img !== null && img.complete && img.naturalWidth > 0;
+    }, undefined, { timeout: 15_000 });
+    assert.equal(await devicePage.locator('#screenshot').evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), 320);
+    await dash.close();
+
     // Another device's token cannot post a screenshot for this one; a body that is not an image is refused.
     const put = (headers: Record<string, string>, b: Buffer): Promise<Response> => fetch(new URL('/api/v1/devices/dev-screen/screenshot', t.controller.httpUrl), { method: 'PUT', headers, body: new Uint8Array(b) });
     const asUser = await put({ authorization: `Bearer ${admin.token!}`, 'content-type': 'image/webp' }, body);

@@ -72,11 +72,21 @@ const commands = h('section', { class: 'panel', 'aria-labelledby': 'h-cmd' }, h(
     h('button', { type: 'button', id: 'cmd-reboot', class: 'danger', onclick: () => { if (confirm(t('confirmReboot'))) void send({ type: 'reboot' }); } }, t('reboot'))),
   cmdState, table([t('time'), t('actions'), t('status'), t('error')], [cmdRows]));
 
+// ── boards: the latest low-resolution screenshot of the kiosk page (issue 8, contract D) ──
+const screen = device.kind === 'board'
+  ? h('figure', { class: 'panel', id: 'screenshot-panel' },
+    h('img', {
+      id: 'screenshot', src: `${base}/screenshot?t=${now}`, alt: t('screenshot'), width: 320,
+      onerror: (e) => { e.target.hidden = true; e.target.nextElementSibling.textContent = t('noScreenshot'); },
+    }),
+    h('figcaption', {}, t('screenshot')))
+  : null;
+
 const playRows = plays.plays.map((p) => h('tr', {}, h('td', {}, fmtDateTime(p.scheduledAt ?? p.startedAt)), h('td', {}, p.programId ?? '—'), h('td', { class: p.status === 'completed' ? 'on' : p.status === 'failed' ? 'off' : '' }, p.status)));
 const events = tel.events.slice(0, 20).map((e) => h('tr', {}, h('td', {}, fmtDateTime(e.at)), h('td', {}, e.type), h('td', {}, JSON.stringify(e.data).slice(0, 160))));
 
 mount(
-  h('h2', {}, device.name), facts, commands,
+  h('h2', {}, device.name), facts, ...(screen ? [h('h2', {}, t('screenshot')), screen] : []), commands,
   h('h2', {}, t('health')), charts,
   h('h2', {}, t('playHistory')), table([t('time'), t('program'), t('status')], playRows.length ? playRows : [h('tr', {}, h('td', { colspan: 3 }, t('noData')))], { id: 'plays' }),
   h('h2', {}, t('events')), table([t('time'), t('kind'), t('details')], events, { id: 'events' }),
