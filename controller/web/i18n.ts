@@ -87,7 +87,7 @@ const STRINGS = {
   // users and audit
   role: ['Vai trò', 'Role'], roles: ['Vai trò theo địa bàn', 'Roles by zone'], displayName: ['Họ tên', 'Display name'], disabled: ['Đã khóa', 'Disabled'], newUser: ['Người dùng mới', 'New user'],
   'role.admin': ['Quản trị', 'Admin'], 'role.operator': ['Biên tập, vận hành', 'Operator'], 'role.technician': ['Kỹ thuật', 'Technician'], 'role.viewer': ['Xem', 'Viewer'],
-  canApprove: ['Được duyệt', 'May approve'], actor: ['Người thực hiện', 'Actor'], action: ['Hành động', 'Action'], target: ['Đối tượng', 'Target'], older: ['Cũ hơn', 'Older'],
+  canApprove: ['Được duyệt', 'May approve'], addRole: ['Thêm vai trò', 'Add role'], removeRole: ['Bỏ vai trò', 'Remove role'], lock: ['Khóa', 'Lock'], unlock: ['Mở khóa', 'Unlock'], actor: ['Người thực hiện', 'Actor'], action: ['Hành động', 'Action'], target: ['Đối tượng', 'Target'], older: ['Cũ hơn', 'Older'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type Lang = 'vi' | 'en';

@@ -106,6 +106,28 @@ describe('dashboard in a browser, with a real controller and receiver', { skip: 
     await screenshot(page, 'schedule_created');
   });
 
+  it('adds and removes a user\'s zone roles and locks the account from the users page', async () => {
+    const { user } = await api.post<{ user: { id: string } }>('/api/v1/users', { username: 'xemx01', displayName: 'Người xem X01', password: 'viewer-password-1', roles: [{ role: 'viewer', zoneId: 'X01' }] });
+    type Shown = { id: string; roles: { role: string; zoneId: string; canApprove: boolean }[]; disabled: boolean };
+    const shown = async (): Promise<Shown> => (await api.get<{ users: Shown[] }>('/api/v1/users')).users.find((u) => u.id === user.id)!;
+    const row = `#users tr[data-id="${user.id}"]`;
+    await page.goto(`${base}/users`);
+    await ready(page);
+    await page.selectOption(`${row} select[id^="g-role-"]`, 'operator');
+    await page.selectOption(`${row} select[id^="g-zone-"]`, 'X02');
+    await page.check(`${row} input[id^="g-approve-"]`);
+    await page.click(`${row} form[data-action=add-grant] button[type=submit]`);
+    await eventually(async () => (await shown()).roles.length === 2, 10_000, 'the grant added');
+    await ready(page);
+    await page.waitForSelector(`${row} li:nth-child(2)`);
+    await page.click(`${row} li:first-child button[data-action=remove-grant]`);
+    await eventually(async () => (await shown()).roles.length === 1, 10_000, 'the first grant removed');
+    assert.deepEqual((await shown()).roles.map((r) => [r.role, r.zoneId, r.canApprove]), [['operator', 'X02', true]]);
+    await ready(page);
+    await page.click(`${row} button[data-action=toggle-disabled]`);
+    await eventually(async () => (await shown()).disabled, 10_000, 'the account locked');
+  });
+
   it('runs a test tone from the device page and waits for the command to be done (contract B)', async () => {
     await page.goto(`${base}/devices/${DEVICE}`);
     await ready(page);
