@@ -11,8 +11,7 @@ import { openBundle } from './bundle.js';
 import { CommandHandler } from './commands/handler.js';
 import { CommandStore } from './commands/store.js';
 import { playVolume } from './commands/volume.js';
-import { DisplayRole, type DisplayRoleDeps } from './display/role.js';
-import { httpUploader } from './display/screenshot.js';
+import type { DisplayRole, DisplayRoleDeps } from './display/role.js';
 import { EmergencyHandler } from './emergency/handler.js';
 import { EmergencyStore } from './emergency/store.js';
 import { deviceTokenSource, loadIdentity, type DeviceIdentity } from './identity.js';
@@ -133,6 +132,8 @@ export class Agent {
     }
     const commandStore = new CommandStore(db);
     if (profile.display && this.o.display !== false) {
+      // Loaded only on boards: a loudspeaker receiver keeps none of the display code in memory.
+      const { DisplayRole } = await import('./display/role.js');
       this.displayRole = new DisplayRole({
         config: profile.display, clock: this.clock, outbox, log: this.log.child({ m: 'display' }),
         media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) }, ...this.o.display,
@@ -212,7 +213,10 @@ export class Agent {
       },
     });
     this.syncer.start();
-    this.displayRole?.setUploader(httpUploader({ baseUrl: config.controllerUrl, deviceId: this.deviceId, token }));
+    if (this.displayRole) {
+      const { httpUploader } = await import('./display/screenshot.js');
+      this.displayRole.setUploader(httpUploader({ baseUrl: config.controllerUrl, deviceId: this.deviceId, token }));
+    }
   }
 
   /** The display role, when the hardware profile has a display (issue 8). */

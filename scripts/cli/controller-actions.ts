@@ -1,4 +1,4 @@
-import { createInterface } from 'node:readline/promises';
+import { promptPassword } from '../lib/prompt.js';
 import { openDb } from '../../agent/store/db.js';
 import { LoaError } from '../../shared/errors.js';
 import { hashPassword, passwordProblem } from '../../controller/auth/password.js';
@@ -68,11 +68,6 @@ export async function createAdmin(dataDir: string, a: AdminInput): Promise<{ use
 
 export async function readPassword(): Promise<string> {
   if (process.env.LOA_ADMIN_PASSWORD) return process.env.LOA_ADMIN_PASSWORD;
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY });
-  try {
-    return (await rl.question('Password (≥ 10 characters): ')).trim();
-  } finally {
-    rl.close();
-  }
+  return promptPassword();
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { LoaError } from '../../shared/errors.js';
 import { ApiClient } from '../lib/api-client.js';
-import { readPassword } from './controller-actions.js';
+import { promptPassword } from '../lib/prompt.js';
 
 interface Opts { user: string; name: string; days?: string; controller: string; login?: string }
 
@@ -37,7 +37,7 @@ export function registerToken(program: Command): void {
     .option('--controller <url>', 'controller URL', process.env.LOA_CONTROLLER_URL ?? 'http://127.0.0.1:8080')
     .option('--login <username>', 'sign in as this admin instead of the user itself')
     .action(async (o: Opts) => {
-      const r = await createToken(o, process.env.LOA_PASSWORD ?? await readPassword());
+      const r = await createToken(o, process.env.LOA_PASSWORD ?? await promptPassword());
       console.log(JSON.stringify(r));
     });
 }
