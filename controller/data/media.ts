@@ -67,7 +67,7 @@ export class MediaRepo {
 
   /** Program ids whose items reference this media record. */
   usedBy(id: string): string[] {
-    return this.db.prepare<[string], { id: string }>("SELECT p.id FROM programs p, json_each(p.items) j WHERE json_extract(j.value, '$.mediaId') = ?").all(id).map((r) => r.id);
+    return this.db.prepare<[string], { id: string }>("SELECT DISTINCT p.id FROM programs p, json_each(p.items) j WHERE json_extract(j.value, '$.mediaId') = ?").all(id).map((r) => r.id);
   }
 
   /** Emergency orders, waiting for approval or in force, whose audio is this media record. */
