@@ -72,7 +72,9 @@ export function buildContent(deviceId: string, snap: CompileSnapshot): Pick<Mani
           // Board pictures and videos (issue 8): downloaded like audio, by sha256, checked against size and hash.
           const m = snap.media.get(it.mediaId);
           if (!m) continue;
-          media.set(m.sha256, { sha256: m.sha256, size: m.size, durationMs: m.durationMs, url: `/media/${m.sha256}`, mime: m.mime });
+          // A picture has no duration of its own (0 in the library); the manifest schema wants ≥ 1 ms, and only
+          // audio items take their time from the media entry, so 1 ms is never used as a time on screen.
+          media.set(m.sha256, { sha256: m.sha256, size: m.size, durationMs: Math.max(1, m.durationMs), url: `/media/${m.sha256}`, mime: m.mime });
           const time = { durationMs: slideDurationMs(it, m.durationMs), ...(it.dayparts ? { dayparts: it.dayparts } : {}) };
           items.push(it.kind === 'image'
             ? { kind: 'image', sha256: m.sha256, ...(it.fit ? { fit: it.fit } : {}), ...time }
