@@ -23,7 +23,7 @@ const log = createLogger('board-media', { level: process.env.LOA_TEST_LOG ?? 'si
 const localWall = (ms: number): string => new Date(ms + 7 * 3_600_000).toISOString().slice(0, 19);
 
 interface Media { id: string; sha256: string; size: number; durationMs: number; kind: string; width: number | null; height: number | null }
-type Dom = { document: { querySelector(s: string): (Record<string, unknown> & { naturalWidth?: number; currentTime?: number; paused?: boolean; videoWidth?: number }) | null } };
+type Dom = { document: { querySelector(s: string): (Record<string, unknown> & { naturalWidth?: number; currentTime?: number; paused?: boolean; videoWidth?: number; complete?: boolean }) | null } };
 
 /** The <img> or <video> of the layer on screen (not a hidden `.next` one). */
 function onScreen(page: Page, tag: 'img' | 'video'): Promise<{ naturalWidth?: number; complete?: boolean; currentTime?: number; paused?: boolean; videoWidth?: number } | null> {
@@ -114,6 +114,23 @@ test('a picture and a video uploaded to the controller reach a board agent throu
     assert.deepEqual(shows, [['image', img.sha256], ['video', vid.sha256]], 'proof-of-display of both slides');
     assert.equal(agent.events().filter((e) => e.type === 'display.fault').length, 0, 'no display fault');
     t.diagnostic(`image ${img.size} B, video ${vid.size} B (${vid.durationMs} ms VP9 WebM)`);
+
+    // The dashboard's library page shows each kind, and a thumbnail of the picture (the session cookie is the API token).
+    const ctl = new URL(c.controller.httpUrl);
+    const dash = await browser.newContext();
+    await dash.addCookies([{ name: 'loa_session', value: c.admin.token!, domain: ctl.hostname, path: '/' }]);
+    const lib = await dash.newPage();
+    await lib.goto(new URL('/library', ctl).href);
+    const thumb = lib.locator(`#media tr[data-id="${img.id}"] img.thumb`);
+    await thumb.waitFor({ timeout: 15_000 });
+    await lib.waitForFunction((sel) => {
+      const el = (globalThis as unknown as Dom).document.querySelector(sel);
+      return !!el && el.complete === true && (el.naturalWidth ?? 0) > 0;
+    }, `#media tr[data-id="${img.id}"] img.thumb`, { timeout: 15_000 });
+    assert.equal(await thumb.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), 640);
+    assert.match(await lib.locator(`#media tr[data-id="${vid.id}"] td.media-kind`).innerText(), /^Video 640×360/);
+    assert.match(await lib.locator(`#media tr[data-id="${img.id}"] td.media-kind`).innerText(), /^Ảnh 640×360/);
+    await dash.close();
   } finally {
     await browser?.close();
     await agent?.stop();
