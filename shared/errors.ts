@@ -178,6 +178,11 @@ export const ERRORS = {
   LOA_ERR_SCREENSHOT_INVALID: { en: 'The screenshot is not a WebP or PNG image of an accepted size', vi: 'Ảnh màn hình không phải ảnh WebP hoặc PNG có kích thước hợp lệ' },
   // issue 7: the dashboard (CSRF check of cookie-authenticated changes) and the KPI reports
   LOA_ERR_CSRF: { en: 'The request did not come from a page of this controller (CSRF check failed)', vi: 'Yêu cầu không xuất phát từ trang của hệ thống (kiểm tra CSRF thất bại)' },
+  // issue 8: image and video media for boards
+  LOA_ERR_MEDIA_NOT_IMAGE: { en: 'The file is not a PNG, JPEG or WebP image', vi: 'Tệp không phải ảnh PNG, JPEG hoặc WebP' },
+  LOA_ERR_MEDIA_NOT_VIDEO: { en: 'The file is not a video (MP4, MOV, WebM or MKV with a picture)', vi: 'Tệp không phải video (MP4, MOV, WebM hoặc MKV có hình)' },
+  LOA_ERR_MEDIA_CORRUPT: { en: 'The image or video is damaged or cut short and cannot be decoded', vi: 'Ảnh hoặc video bị hỏng hoặc thiếu dữ liệu, không giải mã được' },
+  LOA_ERR_MEDIA_KIND_MISMATCH: { en: 'The media is of the wrong kind for this use (audio, image or video)', vi: 'Tệp không đúng loại cho mục này (âm thanh, ảnh hoặc video)' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -2,6 +2,8 @@ import type { Db } from '../../agent/store/db.js';
 import { LoaError } from '../../shared/errors.js';
 import { inSubtrees } from './ids.js';
 
+export type MediaKind = 'audio' | 'image' | 'video';
+
 export interface MediaRecord {
   id: string;
   sha256: string;
@@ -12,15 +14,20 @@ export interface MediaRecord {
   originalName: string | null;
   sourceSha256: string | null;
   loudnessLufs: number | null;
+  /** audio (the loudspeakers' Ogg Opus), image or video (board slides, issue 8). */
+  kind: MediaKind;
+  /** Pixels, for images and videos; null for audio. */
+  width: number | null;
+  height: number | null;
   zoneId: string;
   createdBy: string;
   createdAt: number;
 }
 
-interface Row { id: string; sha256: string; size: number; duration_ms: number; mime: string; title: string; original_name: string | null; source_sha256: string | null; loudness_lufs: number | null; zone_id: string; created_by: string; created_at: number }
+interface Row { id: string; sha256: string; size: number; duration_ms: number; mime: string; title: string; original_name: string | null; source_sha256: string | null; loudness_lufs: number | null; kind: MediaKind; width: number | null; height: number | null; zone_id: string; created_by: string; created_at: number }
 const toMedia = (r: Row): MediaRecord => ({
   id: r.id, sha256: r.sha256, size: r.size, durationMs: r.duration_ms, mime: r.mime, title: r.title, originalName: r.original_name,
-  sourceSha256: r.source_sha256, loudnessLufs: r.loudness_lufs, zoneId: r.zone_id, createdBy: r.created_by, createdAt: r.created_at,
+  sourceSha256: r.source_sha256, loudnessLufs: r.loudness_lufs, kind: r.kind, width: r.width, height: r.height, zoneId: r.zone_id, createdBy: r.created_by, createdAt: r.created_at,
 });
 
 /** Media records. The bytes live in the content-addressed store; several records may share one sha256. */
@@ -50,15 +57,17 @@ export class MediaRepo {
       .all(...(sub?.args ?? []), limit).map(toMedia);
   }
 
-  create(m: Omit<MediaRecord, 'createdAt'>, now: number): MediaRecord {
-    this.db.prepare(`INSERT INTO media (id, sha256, size, duration_ms, mime, title, original_name, source_sha256, loudness_lufs, zone_id, created_by, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, m.sha256, m.size, m.durationMs, m.mime, m.title, m.originalName, m.sourceSha256, m.loudnessLufs, m.zoneId, m.createdBy, now, now);
+  /** `kind` defaults to audio (width and height to null): TTS and older callers store audio. */
+  create(m: Omit<MediaRecord, 'createdAt' | 'kind' | 'width' | 'height'> & Partial<Pick<MediaRecord, 'kind' | 'width' | 'height'>>, now: number): MediaRecord {
+    this.db.prepare(`INSERT INTO media (id, sha256, size, duration_ms, mime, title, original_name, source_sha256, loudness_lufs, kind, width, height, zone_id, created_by, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(m.id, m.sha256, m.size, m.durationMs, m.mime, m.title, m.originalName, m.sourceSha256, m.loudnessLufs,
+      m.kind ?? 'audio', m.width ?? null, m.height ?? null, m.zoneId, m.createdBy, now, now);
     return this.require(m.id);
   }
 
   /** Program ids whose items reference this media record. */
   usedBy(id: string): string[] {
-    return this.db.prepare<[string], { id: string }>("SELECT p.id FROM programs p, json_each(p.items) j WHERE json_extract(j.value, '$.mediaId') = ?").all(id).map((r) => r.id);
+    return this.db.prepare<[string], { id: string }>("SELECT DISTINCT p.id FROM programs p, json_each(p.items) j WHERE json_extract(j.value, '$.mediaId') = ?").all(id).map((r) => r.id);
   }
 
   /** Emergency orders, waiting for approval or in force, whose audio is this media record. */

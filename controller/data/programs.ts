@@ -1,5 +1,5 @@
 import type { Static } from '@sinclair/typebox';
-import type { ClockSlide, TextSlide, WidgetSlide } from '../../shared/schemas/slides.js';
+import type { ClockSlide, Daypart, TextSlide, WidgetSlide } from '../../shared/schemas/slides.js';
 import type { Db } from '../../agent/store/db.js';
 import { LoaError } from '../../shared/errors.js';
 import { inSubtrees } from './ids.js';
@@ -8,7 +8,18 @@ import type { ApprovalState } from './workflow.js';
 export type ProgramItemInput =
   | { kind: 'media'; mediaId: string }
   | { kind: 'stream'; url: string; durationMs: number; title?: string }
-  | Static<typeof TextSlide> | Static<typeof ClockSlide> | Static<typeof WidgetSlide>;
+  | Static<typeof TextSlide> | Static<typeof ClockSlide> | Static<typeof WidgetSlide>
+  | ImageSlideInput | VideoSlideInput;
+
+/** An image slide as the program API takes it (issue 8): a library picture by id; the manifest carries its sha256. */
+export interface ImageSlideInput { kind: 'image'; mediaId: string; fit?: 'contain' | 'cover'; durationMs: number; dayparts?: Daypart[] }
+/** A video slide by library id; without `durationMs` it stays on screen for the video's own duration. */
+export interface VideoSlideInput { kind: 'video'; mediaId: string; muted?: boolean; durationMs?: number; dayparts?: Daypart[] }
+
+/** A slide's time on screen: its own, or (a video without one) the video's duration within the slide limits (1 s – 1 h). */
+export function slideDurationMs(it: ImageSlideInput | VideoSlideInput, mediaDurationMs: number): number {
+  return it.durationMs ?? Math.min(3_600_000, Math.max(1000, Math.round(mediaDurationMs)));
+}
 
 export interface ProgramRecord {
   id: string;

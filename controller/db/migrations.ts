@@ -380,4 +380,10 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX device_status_log_device_at ON device_status_log(device_id, at);
   `,
+  // 10: image and video media for boards (issue 8): what a media record is, and a picture's size
+  `
+  ALTER TABLE media ADD COLUMN kind TEXT NOT NULL DEFAULT 'audio' CHECK (kind IN ('audio', 'image', 'video'));
+  ALTER TABLE media ADD COLUMN width INTEGER;                      -- pixels, images and videos only
+  ALTER TABLE media ADD COLUMN height INTEGER;
+  `,
 ];

@@ -166,6 +166,7 @@ export class EmergencyService {
     if (b.content.kind === 'media') {
       const m = this.ctx.data.media.require(b.content.mediaId);
       authorize(actor.user, 'media.read', this.ctx.data.zones.require(m.zoneId).path);
+      if (m.kind !== 'audio') throw new LoaError('LOA_ERR_MEDIA_KIND_MISMATCH', `media ${m.id} is ${m.kind === 'image' ? 'an image' : 'a video'}; an emergency order plays audio`, { details: { mediaId: m.id, kind: m.kind } });
       return { content: { kind: 'media', sha256: m.sha256, size: m.size, durationMs: m.durationMs, mime: m.mime }, mediaId: m.id, newMedia: null };
     }
     const r = await this.ctx.tts.speak(b.content.text, b.content.voice ? { voice: b.content.voice } : {});
@@ -173,7 +174,7 @@ export class EmergencyService {
       content: { kind: 'tts', text: b.content.text, sha256: r.sha256, size: r.size, durationMs: r.durationMs },
       mediaId: null,
       newMedia: {
-        sha256: r.sha256, size: r.size, durationMs: r.durationMs, mime: DEVICE_FORMAT.mime, title: b.title, originalName: null, sourceSha256: null, loudnessLufs: null,
+        sha256: r.sha256, size: r.size, durationMs: r.durationMs, mime: DEVICE_FORMAT.mime, title: b.title, originalName: null, sourceSha256: null, loudnessLufs: null, kind: 'audio', width: null, height: null,
         zoneId: t.owner.id, createdBy: actor.user.id,
       },
     };

@@ -58,7 +58,7 @@ declare module 'fastify' {
   }
 }
 
-export type MediaIngest = Pick<MediaLibrary, 'ingest' | 'openRange' | 'has' | 'remove'>;
+export type MediaIngest = Pick<MediaLibrary, 'ingest' | 'ingestUpload' | 'openRange' | 'has' | 'remove'>;
 
 export interface AppContext {
   config: ControllerConfig;

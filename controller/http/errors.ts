@@ -39,6 +39,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_DISPLAY_MEDIA: 422, LOA_ERR_DISPLAY_NO_PAGE: 503, LOA_ERR_DISPLAY_COMMAND: 502, LOA_ERR_SCREENSHOT_FAILED: 502, LOA_ERR_SCREENSHOT_INVALID: 415,
   // issue 7: the dashboard
   LOA_ERR_CSRF: 403,
+  // issue 8: image and video media for boards
+  LOA_ERR_MEDIA_NOT_IMAGE: 415, LOA_ERR_MEDIA_NOT_VIDEO: 415, LOA_ERR_MEDIA_CORRUPT: 422, LOA_ERR_MEDIA_KIND_MISMATCH: 422,
 };
 
 export function statusOf(code: ErrorCode): number {

@@ -5,7 +5,7 @@ import type { Logger } from '../../shared/log.js';
 import type { Manifest, MediaEntry, Program, ProgramItem, ScheduleEntry } from '../../shared/schemas/manifest.js';
 import type { DataLayer } from '../data/index.js';
 import type { CompileSnapshot, StoredManifest } from '../data/manifests.js';
-import type { ProgramItemInput } from '../data/programs.js';
+import { slideDurationMs, type ProgramItemInput } from '../data/programs.js';
 
 export interface CompilerOptions {
   data: DataLayer;
@@ -68,6 +68,17 @@ export function buildContent(deviceId: string, snap: CompileSnapshot): Pick<Mani
           if (!m) continue;
           media.set(m.sha256, { sha256: m.sha256, size: m.size, durationMs: m.durationMs, url: `/media/${m.sha256}`, mime: m.mime });
           items.push({ kind: 'media', sha256: m.sha256 });
+        } else if (it.kind === 'image' || it.kind === 'video') {
+          // Board pictures and videos (issue 8): downloaded like audio, by sha256, checked against size and hash.
+          const m = snap.media.get(it.mediaId);
+          if (!m) continue;
+          // A picture has no duration of its own (0 in the library); the manifest schema wants ≥ 1 ms, and only
+          // audio items take their time from the media entry, so 1 ms is never used as a time on screen.
+          media.set(m.sha256, { sha256: m.sha256, size: m.size, durationMs: Math.max(1, m.durationMs), url: `/media/${m.sha256}`, mime: m.mime });
+          const time = { durationMs: slideDurationMs(it, m.durationMs), ...(it.dayparts ? { dayparts: it.dayparts } : {}) };
+          items.push(it.kind === 'image'
+            ? { kind: 'image', sha256: m.sha256, ...(it.fit ? { fit: it.fit } : {}), ...time }
+            : { kind: 'video', sha256: m.sha256, ...(it.muted === undefined ? {} : { muted: it.muted }), ...time });
         } else if (it.kind === 'stream') {
           items.push({ kind: 'stream', url: it.url, durationMs: it.durationMs, ...(it.title ? { title: it.title } : {}) });
         } else {

@@ -11,10 +11,13 @@ import { sanitizeFileName } from './names.js';
 import { probeMedia } from './probe.js';
 import { Semaphore } from './semaphore.js';
 import { openFileRange, type FileRangeResponse } from './serve.js';
-import { sniffAudio, sniffHead } from './sniff.js';
+import { classifyHead, type HeadClass, type WantedKind } from './classify.js';
+import { sniffAudio } from './sniff.js';
 import { detectMediaTools, type DetectMediaToolsOptions, type MediaTools } from './tools.js';
 import { DEVICE_FORMAT, transcodeToDeviceFormat, type TranscodeResult } from './transcode.js';
-import { receiveUpload } from './upload.js';
+import { receiveUpload, type ReceivedUpload } from './upload.js';
+import { DEFAULT_VISUAL_LIMITS, transcodeImage, transcodeVideo, type VisualLimits, type VisualResult } from './visual.js';
+import { probeVisual } from './visual-probe.js';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** Temp files of this library start with this, so init() never touches anyone else's files in a shared tmp. */
@@ -40,6 +43,8 @@ export interface MediaLibraryOptions {
   toolTimeoutMs?: number;
   /** ffmpeg/ffprobe commands. Default `ffmpeg`/`ffprobe` on PATH. */
   tools?: Omit<DetectMediaToolsOptions, 'signal'>;
+  /** Pictures and videos for boards (issue 8). Defaults: DEFAULT_VISUAL_LIMITS. */
+  visual?: Partial<VisualLimits>;
 }
 
 export interface IngestMeta {
@@ -48,6 +53,7 @@ export interface IngestMeta {
 }
 
 export interface IngestResult {
+  kind: 'audio';
   /** sha256 of the stored (transcoded) file: its name on disk and its ETag. */
   sha256: string;
   /** Bytes of the stored file. */
@@ -72,6 +78,26 @@ export interface IngestResult {
   /** True when this exact file was already in the library. */
   deduplicated: boolean;
 }
+
+/** A picture or a video for board slides (issue 8), as stored. */
+export interface VisualIngestResult {
+  kind: 'image' | 'video';
+  sha256: string;
+  size: number;
+  /** 0 for a picture. */
+  durationMs: number;
+  /** image/png, image/jpeg, image/webp or video/webm. */
+  mime: string;
+  width: number;
+  height: number;
+  sourceSha256: string;
+  sourceSize: number;
+  sourceMime: string;
+  originalName?: string;
+  deduplicated: boolean;
+}
+
+export type UploadResult = IngestResult | VisualIngestResult;
 
 export interface MediaStat {
   sha256: string;
@@ -197,8 +223,8 @@ export class MediaLibrary {
    * A Range-aware answer for `GET|HEAD /media/:sha256` (see openFileRange): ETag `"<sha256>"`, `audio/ogg`,
    * immutable caching. Rejects with LOA_ERR_MEDIA_NOT_FOUND for a malformed or unknown hash.
    */
-  openRange(sha256: string, req: { method?: string | undefined; headers: IncomingHttpHeaders }): Promise<FileRangeResponse> {
-    return openFileRange(this.path(sha256), req, { etag: sha256, mime: DEVICE_FORMAT.mime });
+  openRange(sha256: string, req: { method?: string | undefined; headers: IncomingHttpHeaders }, mime: string = DEVICE_FORMAT.mime): Promise<FileRangeResponse> {
+    return openFileRange(this.path(sha256), req, { etag: sha256, mime });
   }
 
   /**
@@ -208,50 +234,54 @@ export class MediaLibrary {
    * gives the same sha256 (the encode is bit-exact).
    */
   async ingest(source: Readable, meta: IngestMeta = {}, options: { signal?: AbortSignal } = {}): Promise<IngestResult> {
+    const r = await this.ingestUpload(source, { ...meta, kind: 'audio' }, options);
+    if (r.kind !== 'audio') throw new LoaError('LOA_ERR_INTERNAL', 'an audio ingest stored a picture');
+    return r;
+  }
+
+  /**
+   * Stores an upload of the wanted kind (`auto`: its bytes decide, see classifyHead): audio as ingest(); PNG,
+   * JPEG and WebP pictures re-encoded in their own format, metadata stripped, at most `maxImageSide` px; videos
+   * transcoded to VP9 WebM without sound (visual.ts). Rejects as ingest() does, and with LOA_ERR_MEDIA_NOT_IMAGE,
+   * LOA_ERR_MEDIA_NOT_VIDEO or LOA_ERR_MEDIA_CORRUPT; nothing is left behind on any failure.
+   */
+  async ingestUpload(source: Readable, meta: IngestMeta & { kind?: WantedKind } = {}, options: { signal?: AbortSignal } = {}): Promise<UploadResult> {
     const { signal } = options;
     const started = Date.now();
     const id = `${TMP_PREFIX}${randomBytes(8).toString('hex')}`;
     const srcPath = join(this.tmpDir, `${id}.src`);
-    const outPath = join(this.tmpDir, `${id}.ogg`);
+    const outPath = join(this.tmpDir, `${id}.out`);
     const sig = signal ? { signal } : {};
     try {
       const originalName = meta.originalName === undefined ? undefined : sanitizeFileName(meta.originalName);
       const tools = await this.init();
-      const up = await receiveUpload(source, srcPath, { maxBytes: this.options.maxUploadBytes, onHead: sniffHead, ...sig });
+      let cls: HeadClass | undefined;
+      const up = await receiveUpload(source, srcPath, { maxBytes: this.options.maxUploadBytes, onHead: async (head) => { cls = await classifyHead(head, meta.kind ?? 'audio'); }, ...sig });
+      if (!cls) throw new LoaError('LOA_ERR_INTERNAL', 'the upload was not classified');
       const timeoutMs = this.options.toolTimeoutMs ?? 15 * 60_000;
-      const sniffed = await sniffAudio(tools, srcPath, up.head, { timeoutMs, ...sig });
-      const maxDurationMs = this.options.maxDurationMs ?? 3 * 3600_000;
-      if (sniffed.probe.durationMs > maxDurationMs) {
-        throw new LoaError('LOA_ERR_INPUT_TOO_LARGE', `The audio is longer than ${Math.round(maxDurationMs / 60_000)} minutes`, { details: { durationMs: sniffed.probe.durationMs, maxDurationMs } });
+      if (cls.kind === 'audio-or-video') {
+        const p = await probeVisual(tools, srcPath, { demuxer: cls.demuxer, errorCode: 'LOA_ERR_MEDIA_NOT_AUDIO', timeoutMs, ...sig });
+        cls = p.codec && !p.hasAudio ? { ...cls, kind: 'video' } : { kind: 'audio' };
       }
-      const release = await this.transcodes.acquire(signal);
-      let tr: TranscodeResult;
-      try {
-        tr = await transcodeToDeviceFormat({
-          tools, input: srcPath, demuxer: sniffed.container.demuxer, output: outPath, timeoutMs, log: this.options.log,
-          ...(this.options.loudness ? { loudness: this.options.loudness } : {}), ...sig,
-        });
-      } finally {
-        release();
+      const named = originalName === undefined ? {} : { originalName };
+      let result: UploadResult;
+      if (cls.kind === 'audio') {
+        result = { ...await this.storeAudio(tools, srcPath, outPath, up, timeoutMs, signal), ...named };
+      } else {
+        const limits: VisualLimits = { ...DEFAULT_VISUAL_LIMITS, ...this.options.visual };
+        if (cls.kind === 'image' && up.size > limits.maxImageBytes) {
+          throw new LoaError('LOA_ERR_INPUT_TOO_LARGE', `The image is larger than ${Math.round(limits.maxImageBytes / 1048576)} MiB`, { details: { size: up.size, maxBytes: limits.maxImageBytes } });
+        }
+        const o = { tools, input: srcPath, output: outPath, limits, timeoutMs, log: this.options.log, ...sig };
+        const c = cls;
+        const v: VisualResult = await this.transcoding(signal, () => (c.kind === 'image' ? transcodeImage({ ...o, ext: c.ext }) : transcodeVideo({ ...o, demuxer: c.demuxer })));
+        const stored = await this.store(outPath);
+        result = {
+          kind: c.kind === 'image' ? 'image' : 'video', ...stored, durationMs: v.durationMs, mime: v.mime, width: v.width, height: v.height,
+          sourceSha256: up.sha256, sourceSize: up.size, sourceMime: cls.mime, ...named,
+        };
       }
-      const out = await probeMedia(tools, outPath, { demuxer: DEVICE_FORMAT.container, errorCode: 'LOA_ERR_MEDIA_TRANSCODE', timeoutMs, ...sig });
-      if (out.audio?.codec !== DEVICE_FORMAT.codec || out.audio.channels !== DEVICE_FORMAT.channels || out.audio.sampleRate !== DEVICE_FORMAT.sampleRate || !(out.durationMs > 0)) {
-        throw new LoaError('LOA_ERR_MEDIA_TRANSCODE', 'The converted file is not Ogg Opus 48 kHz mono', { details: { audio: out.audio, durationMs: out.durationMs } });
-      }
-      const { sha256, size } = await hashFile(outPath);
-      const final = this.path(sha256);
-      const existing = await this.stat(sha256);
-      const deduplicated = existing?.size === size;
-      if (!deduplicated) await this.commit(outPath, final);
-      const result: IngestResult = {
-        sha256, size, durationMs: out.durationMs, mime: DEVICE_FORMAT.mime,
-        sourceSha256: up.sha256, sourceSize: up.size, sourceMime: sniffed.container.mime,
-        loudnessLufs: tr.output.integratedLufs, truePeakDbtp: tr.output.truePeakDbtp, inputLoudnessLufs: tr.input.inputI,
-        normalization: tr.normalization,
-        ...(originalName === undefined ? {} : { originalName }),
-        deduplicated,
-      };
-      this.options.log.info({ ...result, gainDb: tr.gainDb, attempts: tr.attempts, ms: Date.now() - started }, 'media ingested');
+      this.options.log.info({ ...result, ms: Date.now() - started }, 'media ingested');
       return result;
     } catch (e) {
       source.destroy();
@@ -264,6 +294,51 @@ export class MediaLibrary {
     } finally {
       await Promise.all([rm(srcPath, { force: true }), rm(outPath, { force: true })]);
     }
+  }
+
+  /** Runs one transcode under the concurrency limit. */
+  private async transcoding<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const release = await this.transcodes.acquire(signal);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** Hashes the finished file and moves it into place (unless the same bytes are already stored). */
+  private async store(outPath: string): Promise<{ sha256: string; size: number; deduplicated: boolean }> {
+    const { sha256, size } = await hashFile(outPath);
+    const existing = await this.stat(sha256);
+    const deduplicated = existing?.size === size;
+    if (!deduplicated) await this.commit(outPath, this.path(sha256));
+    return { sha256, size, deduplicated };
+  }
+
+  /** The audio path: sniff, duration cap, transcode to DEVICE_FORMAT with loudness normalisation, check, store. */
+  private async storeAudio(tools: MediaTools, srcPath: string, outPath: string, up: ReceivedUpload, timeoutMs: number, signal: AbortSignal | undefined): Promise<IngestResult> {
+    const sig = signal ? { signal } : {};
+    const sniffed = await sniffAudio(tools, srcPath, up.head, { timeoutMs, ...sig });
+    const maxDurationMs = this.options.maxDurationMs ?? 3 * 3600_000;
+    if (sniffed.probe.durationMs > maxDurationMs) {
+      throw new LoaError('LOA_ERR_INPUT_TOO_LARGE', `The audio is longer than ${Math.round(maxDurationMs / 60_000)} minutes`, { details: { durationMs: sniffed.probe.durationMs, maxDurationMs } });
+    }
+    const tr: TranscodeResult = await this.transcoding(signal, () => transcodeToDeviceFormat({
+      tools, input: srcPath, demuxer: sniffed.container.demuxer, output: outPath, timeoutMs, log: this.options.log,
+      ...(this.options.loudness ? { loudness: this.options.loudness } : {}), ...sig,
+    }));
+    const out = await probeMedia(tools, outPath, { demuxer: DEVICE_FORMAT.container, errorCode: 'LOA_ERR_MEDIA_TRANSCODE', timeoutMs, ...sig });
+    if (out.audio?.codec !== DEVICE_FORMAT.codec || out.audio.channels !== DEVICE_FORMAT.channels || out.audio.sampleRate !== DEVICE_FORMAT.sampleRate || !(out.durationMs > 0)) {
+      throw new LoaError('LOA_ERR_MEDIA_TRANSCODE', 'The converted file is not Ogg Opus 48 kHz mono', { details: { audio: out.audio, durationMs: out.durationMs } });
+    }
+    const stored = await this.store(outPath);
+    this.options.log.debug({ gainDb: tr.gainDb, attempts: tr.attempts }, 'audio normalised');
+    return {
+      kind: 'audio', sha256: stored.sha256, size: stored.size, durationMs: out.durationMs, mime: DEVICE_FORMAT.mime,
+      sourceSha256: up.sha256, sourceSize: up.size, sourceMime: sniffed.container.mime,
+      loudnessLufs: tr.output.integratedLufs, truePeakDbtp: tr.output.truePeakDbtp, inputLoudnessLufs: tr.input.inputI,
+      normalization: tr.normalization, deduplicated: stored.deduplicated,
+    };
   }
 
   /** fsync the file, rename it into place atomically, fsync the folder. Copies first across filesystems. */

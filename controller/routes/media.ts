@@ -4,6 +4,7 @@ import { LoaError } from '../../shared/errors.js';
 import { newId } from '../data/ids.js';
 import { sanitizeTitle } from '../media/names.js';
 import { SHA256_HEX } from '../media/library.js';
+import type { WantedKind } from '../media/classify.js';
 import { can } from '../auth/policy.js';
 import type { AppContext } from '../http/context.js';
 import { Limit, Params, SAFE_TEXT_PATTERN } from '../http/schemas.js';
@@ -29,7 +30,7 @@ export function registerMedia(app: FastifyInstance, ctx: AppContext): void {
     config: { perm: 'media.write' },
     schema: {
       tags: ['media'], consumes: ['multipart/form-data'],
-      summary: 'Upload audio (multipart: fields zoneId and title first, then file). Transcoded to Ogg Opus with EBU R128 loudness normalisation; content-addressed by sha256.',
+      summary: 'Upload audio, a picture or a video (multipart: fields zoneId, title and optional kind = auto|audio|image|video first, then file). Audio is transcoded to Ogg Opus with EBU R128 loudness normalisation; PNG/JPEG/WebP pictures are re-encoded without metadata (≤ 3840 px); videos become VP9 WebM without sound (≤ 1920 px, 30 fps). Content-addressed by sha256.',
     },
   }, async (req, reply) => {
     if (!req.isMultipart()) throw new LoaError('LOA_ERR_UNSUPPORTED_MEDIA_TYPE', 'send multipart/form-data with fields zoneId, title and a file');
@@ -42,21 +43,27 @@ export function registerMedia(app: FastifyInstance, ctx: AppContext): void {
     };
     const zoneId = field('zoneId');
     const titleRaw = field('title');
+    const kindRaw = field('kind') ?? 'auto';
     try {
+      if (!(['auto', 'audio', 'image', 'video'] as const).includes(kindRaw as WantedKind)) throw new LoaError('LOA_ERR_SCHEMA', 'the field kind must be auto, audio, image or video');
       if (!zoneId || !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(zoneId)) throw new LoaError('LOA_ERR_SCHEMA', 'the fields zoneId and title must come before the file part');
       authz(ctx, req, 'media.write', zoneId);
       const title = sanitizeTitle(titleRaw ?? part.filename);
       if (!SAFE.test(title)) throw new LoaError('LOA_ERR_NAME_INVALID', 'the title holds characters that are not allowed: control characters, \\ < > ; \' " ` .. -- /* */');
-      const r = await ctx.media.ingest(part.file, { originalName: part.filename });
+      const r = await ctx.media.ingestUpload(part.file, { originalName: part.filename, kind: kindRaw as WantedKind });
+      const audio = r.kind === 'audio' ? r : null;
       const media = ctx.data.tx(() => {
         const m = ctx.data.media.create({
           id: newId('med'), sha256: r.sha256, size: r.size, durationMs: r.durationMs, mime: r.mime, title, originalName: r.originalName ?? null,
-          sourceSha256: r.sourceSha256, loudnessLufs: r.loudnessLufs, zoneId, createdBy: req.user!.id,
+          sourceSha256: r.sourceSha256, loudnessLufs: audio?.loudnessLufs ?? null, kind: r.kind, width: r.kind === 'audio' ? null : r.width, height: r.kind === 'audio' ? null : r.height,
+          zoneId, createdBy: req.user!.id,
         }, ctx.clock.now());
-        audit(ctx, req, { action: 'media.create', targetType: 'media', targetId: m.id, zoneId, details: { sha256: r.sha256, title, durationMs: r.durationMs, loudnessLufs: r.loudnessLufs } });
+        audit(ctx, req, { action: 'media.create', targetType: 'media', targetId: m.id, zoneId, details: {
+          sha256: r.sha256, title, kind: r.kind, durationMs: r.durationMs, ...(audio ? { loudnessLufs: audio.loudnessLufs } : { width: m.width, height: m.height }),
+        } });
         return m;
       });
-      return await reply.code(201).send({ media, inputLoudnessLufs: r.inputLoudnessLufs, deduplicated: r.deduplicated });
+      return await reply.code(201).send({ media, ...(audio ? { inputLoudnessLufs: audio.inputLoudnessLufs } : {}), deduplicated: r.deduplicated });
     } catch (e) {
       // Read the rest of the upload (bounded by the multipart limit) before answering, so the client sees the
       // coded error instead of a connection reset mid-upload.
@@ -105,7 +112,7 @@ export function registerMedia(app: FastifyInstance, ctx: AppContext): void {
       } else if (!can(req.user!, 'media.read', ctx.data.zones.require(rec.zoneId).path)) {
         throw new LoaError('LOA_ERR_FORBIDDEN', 'you cannot read this media');
       }
-      const r = await ctx.media.openRange(sha256, req.raw);
+      const r = await ctx.media.openRange(sha256, req.raw, rec.mime);
       void reply.code(r.status).headers(r.headers);
       return reply.send(r.stream ?? r.body ?? '');
     },

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LoaError } from '../../shared/errors.js';
-import { ClockSlide, TextSlide, WidgetSlide } from '../../shared/schemas/slides.js';
+import { ClockSlide, Daypart, TextSlide, WidgetSlide } from '../../shared/schemas/slides.js';
 import { authorize } from '../auth/policy.js';
 import { newId } from '../data/ids.js';
 import type { ProgramItemInput } from '../data/programs.js';
@@ -18,8 +18,20 @@ const Item = Type.Union([
     durationMs: Type.Integer({ minimum: 1000, maximum: 24 * 3600 * 1000 }), title: Type.Optional(SafeName(200)),
   }, { additionalProperties: false }),
 ]);
-/** Slides for boards (issue 8) as the manifest carries them; image and video slides need image/video media, which the library does not ingest yet. */
-const SlideInput = Type.Union([TextSlide, ClockSlide, WidgetSlide]);
+const SlideTime = {
+  dayparts: Type.Optional(Type.Array(Daypart, { minItems: 1, maxItems: 8, description: 'Shown only inside one of these windows; absent = always' })),
+};
+const DurationMs = Type.Integer({ minimum: 1000, maximum: 3_600_000, description: 'How long the slide stays on screen, ms' });
+/** A picture of the media library on a board; compiled into an `image` slide with the file's sha256. */
+const ImageSlideInput = Type.Object({
+  kind: Type.Literal('image'), mediaId: IdParam, fit: Type.Optional(Type.Union([Type.Literal('contain'), Type.Literal('cover')])), durationMs: DurationMs, ...SlideTime,
+}, { additionalProperties: false, title: 'image slide (by media id)' });
+/** A video of the media library; without durationMs it stays for the video's own duration. */
+const VideoSlideInput = Type.Object({
+  kind: Type.Literal('video'), mediaId: IdParam, muted: Type.Optional(Type.Boolean()), durationMs: Type.Optional(DurationMs), ...SlideTime,
+}, { additionalProperties: false, title: 'video slide (by media id)' });
+/** Slides for boards (issue 8): text, clock and widget as the manifest carries them; image and video by media id. */
+const SlideInput = Type.Union([TextSlide, ClockSlide, WidgetSlide, ImageSlideInput, VideoSlideInput]);
 const Items = Type.Array(Type.Union([Item, SlideInput]), { minItems: 1, maxItems: 500 });
 export const StatusQuery = Type.Object({ status: Type.Optional(Type.Union(STATES.map((s) => Type.Literal(s)))), limit: Limit }, { additionalProperties: false });
 
@@ -36,11 +48,16 @@ export function devicesOfProgram(ctx: AppContext, programId: string): string[] {
 /** Programs: ordered lists of stored media and stream relays, under the approval workflow. */
 export function registerPrograms(app: FastifyInstance, ctx: AppContext): void {
   const checkItems = (req: FastifyRequest, items: ProgramItemInput[]): void => {
-    for (const it of items) {
-      if (it.kind !== 'media') continue;
+    for (const [index, it] of items.entries()) {
+      if (it.kind !== 'media' && it.kind !== 'image' && it.kind !== 'video') continue;
       const m = ctx.data.media.get(it.mediaId);
       if (!m) throw new LoaError('LOA_ERR_NOT_FOUND', `media ${it.mediaId} does not exist`, { details: { mediaId: it.mediaId } });
       authorize(userOf(req), 'media.read', ctx.data.zones.require(m.zoneId).path);
+      // An audio item plays audio; an image slide shows a picture; a video slide a video (issue 8).
+      const want = it.kind === 'media' ? 'audio' : it.kind;
+      if (m.kind !== want) {
+        throw new LoaError('LOA_ERR_MEDIA_KIND_MISMATCH', `item ${index} (${it.kind}) needs ${want} media, but media ${m.id} is ${m.kind}`, { details: { index, mediaId: m.id, kind: m.kind, expected: want } });
+      }
     }
   };
 

@@ -1,3 +1,4 @@
+import { slideDurationMs } from '../data/programs.js';
 import type { AppContext } from '../http/context.js';
 import { checkEntryNight, requireNightConfirmation, type NightWarning } from '../schedules/night.js';
 import { checkRecurrence } from '../schedules/rules.js';
@@ -13,7 +14,8 @@ export interface ScheduleCheckInput {
 
 /** How long a program plays: its media and stream items, in order. */
 export function programDurationMs(ctx: AppContext, programId: string): number {
-  return ctx.data.programs.require(programId).items.reduce((sum, it) => sum + (it.kind === 'media' ? ctx.data.media.get(it.mediaId)?.durationMs ?? 0 : it.durationMs), 0);
+  return ctx.data.programs.require(programId).items.reduce((sum, it) => sum + (it.kind === 'media' ? ctx.data.media.get(it.mediaId)?.durationMs ?? 0
+    : it.kind === 'image' || it.kind === 'video' ? slideDurationMs(it, ctx.data.media.get(it.mediaId)?.durationMs ?? 0) : it.durationMs), 0);
 }
 
 /**

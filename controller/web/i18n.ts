@@ -53,7 +53,8 @@ const STRINGS = {
   mapHelp: ['Bản đồ không cần máy chủ bản đồ: mỗi chấm là một thiết bị có tọa độ (xanh: trực tuyến, đỏ: mất kết nối).', 'No tile server needed: each dot is a device with coordinates (green: online, red: offline).'],
   noCoordinates: ['{n} thiết bị chưa có tọa độ.', '{n} devices have no coordinates.'],
   // media
-  upload: ['Tải lên', 'Upload'], file: ['Tệp âm thanh', 'Audio file'], uploading: ['Đang tải lên: {p}%', 'Uploading: {p}%'], uploaded: ['Đã tải lên.', 'Uploaded.'],
+  upload: ['Tải lên', 'Upload'], file: ['Tệp (âm thanh, ảnh, video)', 'File (audio, picture, video)'], uploading: ['Đang tải lên: {p}%', 'Uploading: {p}%'], uploaded: ['Đã tải lên.', 'Uploaded.'],
+  mediaKind: ['Loại', 'Kind'], 'kind.auto': ['Tự nhận biết', 'Detect'], 'kind.audio': ['Âm thanh', 'Audio'], 'kind.image': ['Ảnh', 'Picture'], 'kind.video': ['Video', 'Video'],
   preview: ['Nghe thử', 'Preview'], delete: ['Xóa', 'Delete'], confirmDelete: ['Xóa mục này?', 'Delete this item?'],
   // programs and schedules
   programs: ['Chương trình', 'Programs'], schedules: ['Lịch phát', 'Schedules'], newProgram: ['Chương trình mới', 'New program'], newSchedule: ['Lịch phát mới', 'New schedule'],

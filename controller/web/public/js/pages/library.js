@@ -1,4 +1,5 @@
-// Media library: upload with progress (XMLHttpRequest upload events to POST /api/v1/media), durations, preview player.
+// Media library: upload with progress (XMLHttpRequest upload events to POST /api/v1/media), kinds, durations,
+// a preview player, and a thumbnail of each picture (issue 8: pictures and videos for boards).
 import { get } from '../lib/api.js';
 import { csrf, flash, fmtDateTime, fmtDuration, lang, t } from '../lib/boot.js';
 import { field, h, mount, select, table } from '../lib/dom.js';
@@ -10,13 +11,15 @@ const form = h('form', { class: 'panel', id: 'upload' }, h('h2', {}, t('upload')
   h('div', { class: 'row' },
     field(t('title'), h('input', { name: 'title', id: 'media-title', required: true, maxlength: 200 })),
     field(t('zone'), select('zoneId', zones.map((z) => [z.id, `${z.name} (${z.id})`]))),
-    field(t('file'), h('input', { type: 'file', name: 'file', id: 'media-file', accept: 'audio/*', required: true }))),
+    field(t('mediaKind'), select('kind', ['auto', 'audio', 'image', 'video'].map((k) => [k, t(`kind.${k}`)]), 'auto')),
+    field(t('file'), h('input', { type: 'file', name: 'file', id: 'media-file', accept: 'audio/*,video/*,image/png,image/jpeg,image/webp', required: true }))),
   h('button', { type: 'submit', class: 'primary' }, t('upload')), bar, status);
 form.addEventListener('submit', (e) => {
   e.preventDefault();
   const fd = new FormData();
   fd.append('zoneId', form.querySelector('#zoneId').value);
   fd.append('title', form.querySelector('#media-title').value);
+  fd.append('kind', form.querySelector('#kind').value);
   fd.append('file', form.querySelector('#media-file').files[0]);
   const xhr = new XMLHttpRequest();
   xhr.open('POST', '/api/v1/media');
@@ -39,7 +42,17 @@ form.addEventListener('submit', (e) => {
 });
 
 const player = h('audio', { id: 'player', controls: true, preload: 'none' });
+const video = h('video', { id: 'video-player', controls: true, muted: true, preload: 'none', hidden: true, width: 320 });
+const play = (m) => {
+  const [on, off] = m.kind === 'video' ? [video, player] : [player, video];
+  off.pause();
+  video.hidden = m.kind !== 'video';
+  on.src = `/media/${m.sha256}`;
+  void on.play().catch(() => {});
+};
+const kindCell = (m) => h('td', { class: 'media-kind' }, t(`kind.${m.kind || 'audio'}`), m.width ? ` ${m.width}×${m.height}` : '',
+  m.kind === 'image' ? h('img', { class: 'thumb', src: `/media/${m.sha256}`, alt: m.title, loading: 'lazy', height: 48 }) : '');
 const rows = media.map((m) => h('tr', { 'data-id': m.id },
-  h('td', { class: 'media-title' }, m.title), h('td', {}, m.zoneId), h('td', { class: 'num' }, fmtDuration(m.durationMs)), h('td', {}, fmtDateTime(m.createdAt)),
-  h('td', {}, h('button', { type: 'button', 'aria-label': `${t('preview')}: ${m.title}`, onclick: () => { player.src = `/media/${m.sha256}`; void player.play().catch(() => {}); } }, t('preview')))));
-mount(form, h('h2', {}, t('page.library')), player, table([t('title'), t('zone'), { label: t('duration'), num: true }, t('time'), t('actions')], rows, { id: 'media' }));
+  h('td', { class: 'media-title' }, m.title), kindCell(m), h('td', {}, m.zoneId), h('td', { class: 'num' }, m.kind === 'image' ? '' : fmtDuration(m.durationMs)), h('td', {}, fmtDateTime(m.createdAt)),
+  h('td', {}, m.kind === 'image' ? '' : h('button', { type: 'button', 'aria-label': `${t('preview')}: ${m.title}`, onclick: () => play(m) }, t('preview')))));
+mount(form, h('h2', {}, t('page.library')), player, video, table([t('title'), t('mediaKind'), t('zone'), { label: t('duration'), num: true }, t('time'), t('actions')], rows, { id: 'media' }));
