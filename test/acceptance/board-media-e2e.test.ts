@@ -130,6 +130,18 @@ test('a picture and a video uploaded to the controller reach a board agent throu
     assert.equal(await thumb.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), 640);
     assert.match(await lib.locator(`#media tr[data-id="${vid.id}"] td.media-kind`).innerText(), /^Video 640×360/);
     assert.match(await lib.locator(`#media tr[data-id="${img.id}"] td.media-kind`).innerText(), /^Ảnh 640×360/);
+
+    // The program form makes a picture a board slide and a video a video slide (not loudspeaker audio items).
+    const sched = await dash.newPage();
+    await sched.goto(new URL('/schedules', ctl).href);
+    await sched.waitForSelector('#program-media');
+    await sched.fill('#program-title', 'Ảnh qua giao diện');
+    await sched.selectOption('#program-zone', 'X1');
+    await sched.selectOption('#program-media', [img.id, vid.id]);
+    await Promise.all([sched.waitForEvent('load'), sched.click('#new-program button[type=submit]')]);
+    type Item = { kind: string; mediaId?: string; durationMs?: number };
+    const made = (await c.admin.get<{ programs: { title: string; items: Item[] }[] }>('/api/v1/programs?limit=50')).programs.find((p) => p.title === 'Ảnh qua giao diện');
+    assert.deepEqual(made?.items.map((i) => `${i.kind}:${i.mediaId}`).sort(), [`image:${img.id}`, `video:${vid.id}`]);
     await dash.close();
   } finally {
     await browser?.close();

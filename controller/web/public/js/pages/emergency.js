@@ -10,7 +10,7 @@ const report = (e) => flash(e instanceof ApiError ? e.message : String(e), 'erro
 const zoneSel = select('em-zone', zones.map((z) => [z.id, `${z.name} (${z.id})`]));
 const title = h('input', { id: 'em-title', required: true, maxlength: 200, value: 'Thông báo khẩn cấp' });
 const text = h('textarea', { id: 'em-text', rows: 3, maxlength: 5000 });
-const mediaSel = select('em-media', [['', '—'], ...media.map((m) => [m.id, m.title])]);
+const mediaSel = select('em-media', [['', '—'], ...media.filter((m) => (m.kind ?? 'audio') === 'audio').map((m) => [m.id, m.title])]);
 const repeat = h('input', { type: 'number', id: 'em-repeat', min: 1, max: 20, value: 1 });
 const ttl = h('input', { type: 'number', id: 'em-ttl', min: 1, max: 1440, value: 30 });
 const previewOut = h('div', { id: 'em-preview', role: 'status' });

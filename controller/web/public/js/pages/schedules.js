@@ -26,11 +26,14 @@ const actions = (kind, x) => h('td', {},
 const progForm = h('form', { class: 'panel', id: 'new-program' }, h('h2', {}, t('newProgram')),
   field(t('title'), h('input', { name: 'title', id: 'program-title', required: true, maxlength: 300 })),
   field(t('zone'), select('program-zone', zoneOpts)),
-  field(t('media'), h('select', { name: 'media', id: 'program-media', multiple: true, size: 4, required: true }, media.map((m) => h('option', { value: m.id }, m.title)))),
+  field(t('media'), h('select', { name: 'media', id: 'program-media', multiple: true, size: 4, required: true }, media.map((m) => h('option', { value: m.id, 'data-kind': m.kind ?? 'audio' }, (m.kind ?? 'audio') === 'audio' ? m.title : `${m.title} (${t(`kind.${m.kind}`)})`)))),
   h('button', { type: 'submit', class: 'primary' }, t('create')));
 progForm.addEventListener('submit', async (e) => {
   e.preventDefault();
-  const items = [...progForm.querySelector('#program-media').selectedOptions].map((o) => ({ kind: 'media', mediaId: o.value }));
+  // Audio plays through the loudspeakers; a picture is a 10-second board slide, a video a slide as long as itself.
+  const items = [...progForm.querySelector('#program-media').selectedOptions].map((o) => (o.dataset.kind === 'image'
+    ? { kind: 'image', mediaId: o.value, durationMs: 10_000 }
+    : o.dataset.kind === 'video' ? { kind: 'video', mediaId: o.value } : { kind: 'media', mediaId: o.value }));
   try {
     await post('/api/v1/programs', { zoneId: progForm.querySelector('#program-zone').value, title: progForm.querySelector('#program-title').value, items });
     location.reload();
