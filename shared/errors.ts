@@ -183,6 +183,13 @@ export const ERRORS = {
   LOA_ERR_MEDIA_NOT_VIDEO: { en: 'The file is not a video (MP4, MOV, WebM or MKV with a picture)', vi: 'Tệp không phải video (MP4, MOV, WebM hoặc MKV có hình)' },
   LOA_ERR_MEDIA_CORRUPT: { en: 'The image or video is damaged or cut short and cannot be decoded', vi: 'Ảnh hoặc video bị hỏng hoặc thiếu dữ liệu, không giải mã được' },
   LOA_ERR_MEDIA_KIND_MISMATCH: { en: 'The media is of the wrong kind for this use (audio, image or video)', vi: 'Tệp không đúng loại cho mục này (âm thanh, ảnh hoặc video)' },
+  // issue 11: agent releases, staged rollouts and self-update
+  LOA_ERR_RELEASE_INVALID: { en: 'The release metadata is malformed', vi: 'Thông tin bản phát hành sai định dạng' },
+  LOA_ERR_RELEASE_SIGNATURE: { en: 'The release is not signed by enough valid release keys', vi: 'Bản phát hành không có đủ chữ ký hợp lệ của khóa phát hành' },
+  LOA_ERR_RELEASE_UNKNOWN_KEY: { en: 'The release is signed by a key that is not a trusted release key', vi: 'Bản phát hành được ký bằng khóa không phải khóa phát hành tin cậy' },
+  LOA_ERR_RELEASE_HASH: { en: 'The release file does not match its signed size and checksum (tampered or damaged)', vi: 'Tệp bản phát hành không khớp kích thước và mã băm đã ký (bị sửa hoặc hỏng)' },
+  LOA_ERR_RELEASE_DOWNGRADE: { en: 'The release is older than the running version; a downgrade needs an explicit signed order', vi: 'Bản phát hành cũ hơn phiên bản đang chạy; hạ cấp cần lệnh ký rõ ràng' },
+  LOA_ERR_RELEASE_ARCH: { en: 'The release is built for another processor architecture', vi: 'Bản phát hành dành cho kiến trúc bộ xử lý khác' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

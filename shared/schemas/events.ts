@@ -14,6 +14,8 @@ export const EVENT_TYPES = [
   'command.ack',
   // issue 8: proof-of-display (a slide or alert the board page confirmed) and display faults (coded)
   'display.show', 'display.fault',
+  // issue 11: agent self-update progress (data: shared/schemas/release.ts UpdateStateData)
+  'update.state',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

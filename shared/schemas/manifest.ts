@@ -1,3 +1,4 @@
+import { AgentUpdate } from './release.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { Id, IsoDateTime, Sha256, Signatures } from './common.js';
 import { ClockSlide, ImageSlide, TextSlide, VideoSlide, WidgetSlide } from './slides.js';
@@ -86,6 +87,7 @@ export const Manifest = Type.Object(
     programs: Type.Array(Program, { maxItems: 2000 }),
     schedule: Type.Array(ScheduleEntry, { maxItems: 5000 }),
     zones: Type.Optional(Type.Array(Id, { maxItems: 8, description: 'The device zone chain, province first: which zone-addressed emergency orders are for it' })),
+    agentUpdate: Type.Optional(AgentUpdate),
   },
   { additionalProperties: false, title: 'manifest' },
 );
