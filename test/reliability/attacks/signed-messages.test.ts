@@ -33,7 +33,7 @@ function order(over: Partial<EmergencyOrder> = {}): EmergencyOrder {
   return {
     _type: 'emergency', schemaVersion: 1, orderId: 'em-1', action: 'start', seq: 10, nonce: nonce(),
     issuedAt: iso(NOW - 60_000), expiresAt: iso(NOW + 30 * 60_000), target: { zones: ['X01-C1'], devices: [] },
-    title: 'Cảnh báo lũ', content: { kind: 'tts', text: 'Lũ đang lên', sha256: 'a'.repeat(64), size: 1000, durationMs: 3000 } as EmergencyOrder['content'],
+    title: 'Cảnh báo lũ', content: { kind: 'tts', text: 'Lũ đang lên', sha256: 'a'.repeat(64), size: 1000, durationMs: 3000 },
     repeat: 1, outputs: [], ...over,
   };
 }
@@ -115,10 +115,10 @@ test('tampered, replayed, rolled-back, cross-device, expired and revoked device 
   seenNonces.add(first.signed.nonce);
   lastSeq = 10;
   const fresh = (over: Partial<DeviceCommand> = {}, k = trust.schedule): unknown => sign(command({ seq: 11, ...over }), k);
-  await log.attack('C1', 'tampered: volume 40 raised to 100 after signing', target, 'LOA_ERR_COMMAND_SIGNATURE', () => codeOf(() => verifyDeviceCommand(tamper(fresh(), { params: { volume: 100 } } as Partial<DeviceCommand>), ctx())));
+  await log.attack('C1', 'tampered: volume 40 raised to 100 after signing', target, 'LOA_ERR_COMMAND_SIGNATURE', () => codeOf(() => verifyDeviceCommand(tamper(fresh(), { params: { volume: 100 } }), ctx())));
   await log.attack('C2', 'replayed: the accepted command sent again', target, 'LOA_ERR_COMMAND_REPLAY', () => codeOf(() => verifyDeviceCommand(JSON.stringify(first), ctx())));
   await log.attack('C3', 'rolled back: a genuine command with an older seq and a new nonce', target, 'LOA_ERR_COMMAND_REPLAY', () => codeOf(() => verifyDeviceCommand(fresh({ seq: 3 }), ctx())));
-  await log.attack('C4', 'cross-device: a genuine reboot for dev-002', target, 'LOA_ERR_COMMAND_WRONG_DEVICE', () => codeOf(() => verifyDeviceCommand(fresh({ deviceId: 'dev-002', type: 'reboot', params: {} } as Partial<DeviceCommand>), ctx())));
+  await log.attack('C4', 'cross-device: a genuine reboot for dev-002', target, 'LOA_ERR_COMMAND_WRONG_DEVICE', () => codeOf(() => verifyDeviceCommand(fresh({ deviceId: 'dev-002', type: 'reboot', params: {} }), ctx())));
   await log.attack('C5', 'expired: a genuine command past its expiresAt', target, 'LOA_ERR_COMMAND_EXPIRED', () => codeOf(() => verifyDeviceCommand(fresh({ issuedAt: iso(NOW - 600_000), expiresAt: iso(NOW - 1000) }), ctx())));
   await log.attack('C6', 'signed by a revoked schedule key', target, 'LOA_ERR_COMMAND_SIGNATURE', () => codeOf(() => verifyDeviceCommand(fresh(), ctx(revokedKey))));
   await log.attack('C7', 'signed by the emergency key (wrong role)', target, 'LOA_ERR_COMMAND_SIGNATURE', () => codeOf(() => verifyDeviceCommand(fresh({}, trust.emergency), ctx())));
