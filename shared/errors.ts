@@ -190,6 +190,8 @@ export const ERRORS = {
   LOA_ERR_RELEASE_HASH: { en: 'The release file does not match its signed size and checksum (tampered or damaged)', vi: 'Tệp bản phát hành không khớp kích thước và mã băm đã ký (bị sửa hoặc hỏng)' },
   LOA_ERR_RELEASE_DOWNGRADE: { en: 'The release is older than the running version; a downgrade needs an explicit signed order', vi: 'Bản phát hành cũ hơn phiên bản đang chạy; hạ cấp cần lệnh ký rõ ràng' },
   LOA_ERR_RELEASE_ARCH: { en: 'The release is built for another processor architecture', vi: 'Bản phát hành dành cho kiến trúc bộ xử lý khác' },
+  // issue 10: reliability and security proving ground
+  LOA_ERR_LOGIN_THROTTLED: { en: 'Too many failed sign-ins for this user name; wait and try again', vi: 'Đăng nhập sai quá nhiều lần với tên này; vui lòng đợi rồi thử lại' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair } from '../../../shared/crypto.js';
@@ -130,5 +131,33 @@ describe('HTTP attacks on a real controller', () => {
     assert.deepEqual(got, Array.from({ length: 4 }, () => 'HTTP 401 LOA_ERR_LOGIN_FAILED'));
     await log.attack('B1', 'login brute force: the 6th sign-in attempt (5th wrong password) within a minute from one address', 'POST /api/v1/auth/login', 'HTTP 429 LOA_ERR_RATE_LIMITED', () => login('guess-6'));
     await log.attack('B2', 'login brute force: the right password once the address is limited', 'POST /api/v1/auth/login', 'HTTP 429 LOA_ERR_RATE_LIMITED', () => login(ADMIN.password));
+  });
+
+  it('limits login attempts per account: guesses spread over many addresses are throttled, the right password included, and audited', async () => {
+    const password = 'mat-khau-dung-1';
+    await t.admin.post('/api/v1/users', { username: 'thu-ky', displayName: 'Thư ký', password, roles: [{ role: 'viewer', zoneId: 'X1' }] });
+    // Each attempt comes from its own loopback address (127.0.0.10, .11, …), so the per-address limit never trips.
+    let n = 10;
+    const login = (pw: string): Promise<string> => new Promise((resolve, reject) => {
+      const body = JSON.stringify({ username: 'thu-ky', password: pw });
+      const req = request(url('/api/v1/auth/login'), { method: 'POST', localAddress: `127.0.0.${n++}`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const code = res.statusCode === 200 ? ACCEPTED : `HTTP ${res.statusCode} ${(JSON.parse(text) as { error?: { code?: string } }).error?.code ?? ''}`;
+          resolve(res.statusCode === 429 ? `${code} retry-after=${res.headers['retry-after'] !== undefined}` : code);
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const got: string[] = [];
+    for (let i = 0; i < 5; i++) got.push(await login(`doan-${i}`));
+    assert.deepEqual(got, Array.from({ length: 5 }, () => 'HTTP 401 LOA_ERR_LOGIN_FAILED'), 'five free failures, each from a new address');
+    await log.attack('B3', 'distributed login brute force: the 6th wrong password for one account, from a 6th address', 'POST /api/v1/auth/login', 'HTTP 429 LOA_ERR_LOGIN_THROTTLED retry-after=true', () => login('doan-6'));
+    await log.attack('B4', 'distributed login brute force: the right password while the account must wait, from a fresh address', 'POST /api/v1/auth/login', 'HTTP 429 LOA_ERR_LOGIN_THROTTLED retry-after=true', () => login(password));
+    const { entries } = await t.admin.get<{ entries: { action: string }[] }>('/api/v1/audit?limit=50');
+    assert.ok(entries.some((e) => e.action === 'auth.login_throttled'), 'the throttling is in the audit log');
   });
 });
