@@ -54,7 +54,7 @@ export function signRelease(info: ArtifactInfo, keyPem: string, o: { now?: numbe
     sha256: info.sha256, size: info.size, node: info.release.node, createdAt: new Date(o.now ?? Date.now()).toISOString(),
     ...(o.notes ? { notes: o.notes } : {}),
   };
-  return signEnvelope(signed, [keyPem]) as SignedRelease;
+  return signEnvelope(signed, [keyPem]);
 }
 
 /** Signature (by the release role of root.json) and hash of an artifact against its signed metadata. */

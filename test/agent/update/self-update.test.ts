@@ -126,8 +126,11 @@ test('kill -9 at random moments during an update never leaves the device without
 
 test('a tampered artifact, a release signed by the wrong key and a lower version are each rejected with a coded reason', async () => {
   const d = await device();
-  // tampered: the metadata signs B's bytes, the server serves C's bytes under B's hash
-  server.artifacts.set(`${'f'.repeat(64)}`, server.artifacts.get(rel.C.sha256)!);
+  // tampered: the metadata signs B's bytes; the server serves B with one byte changed
+  const bad = Buffer.from(server.artifacts.get(rel.B.sha256)!);
+  const mid = bad.length >> 1;
+  bad[mid] = bad[mid]! ^ 0xff;
+  server.artifacts.set('f'.repeat(64), bad);
   await deploy(d, 1, 'dep-tampered', rel.B.signed, { url: `releases/${'f'.repeat(64)}` });
   d.run();
   await eventually(() => updateEvents(d).some((e) => e.deploymentId === 'dep-tampered' && e.state === 'failed'), 60_000, 'tampered rejected');
