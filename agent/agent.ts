@@ -27,6 +27,7 @@ import { openDb, type Db } from './store/db.js';
 import { Outbox } from './store/outbox.js';
 import { loadControllerConfig, type ControllerConfig } from './sync/config.js';
 import type { Sync, SyncOptions } from './sync/sync.js';
+import type { Updater } from './update/updater.js';
 
 /** Sync settings an agent may be given (tests); the rest comes from the agent itself. */
 export type AgentSyncOptions = Partial<Omit<SyncOptions, 'dataDir' | 'deviceId' | 'config' | 'db' | 'outbox' | 'media' | 'manager' | 'install' | 'stats'>> & {
@@ -58,6 +59,8 @@ export interface AgentOptions {
    * Without it the command is acknowledged as received and nothing restarts (tests observe the call).
    */
   onRestart?: (commandId: string) => void;
+  /** Self-update (issue 11): how often the manifest's agentUpdate is looked at, the broadcast margin; false: off. */
+  update?: { checkMs?: number; marginMs?: number } | false;
 }
 
 /** The exit status of `loa agent run` after a `reboot` command: systemd (Restart=always) starts the agent again. */
@@ -79,6 +82,8 @@ export class Agent {
   private emergency: EmergencyHandler | null = null;
   private displayRole: DisplayRole | null = null;
   private commands: CommandHandler | null = null;
+  private updater: Updater | null = null;
+  private sink: AudioSink | null = null;
   private readonly clock: Clock;
   private readonly log: Logger;
 
@@ -121,6 +126,7 @@ export class Agent {
     await this.outputs.start();
 
     const sink = this.o.sink ?? createAudioSink(profile.audio, { clock: this.clock, log: this.log.child({ m: 'player' }), fileDir: join(dataDir, 'sink') });
+    this.sink = sink;
     // Relay ("tiếp sóng") drop-outs are reported as they are bridged, not only at the end of the window.
     sink.onGap = (key, gap): void => this.event('stream.gap', `gap:${key}:${gap.from}`, { occurrence: key, code: 'LOA_ERR_STREAM_GAP', fromMs: gap.from, toMs: gap.to, reason: gap.reason });
     try {
@@ -213,6 +219,17 @@ export class Agent {
       },
     });
     this.syncer.start();
+    if (this.o.update !== false && this.scheduler && this.outputs && this.sink) {
+      const { createUpdater } = await import('./update/wire.js');
+      const syncer = this.syncer;
+      this.updater = createUpdater({
+        dataDir, deviceId: this.deviceId, controllerUrl: config.controllerUrl, token, clock: this.clock, log: this.log.child({ m: 'update' }),
+        manager, scheduler: this.scheduler, sink: this.sink, outputs: this.outputs, zones: this.o.profile.outputs,
+        connected: () => syncer.connected, event: (dedupe, data) => this.event('update.state', dedupe, data), restart: (why) => void this.restart(why),
+        ...(this.o.update ?? {}),
+      });
+      this.updater.start();
+    }
     if (this.displayRole) {
       const { httpUploader } = await import('./display/screenshot.js');
       this.displayRole.setUploader(httpUploader({ baseUrl: config.controllerUrl, deviceId: this.deviceId, token }));
@@ -252,6 +269,7 @@ export class Agent {
     if (!this.manager || !this.scheduler) throw new LoaError('LOA_ERR_INTERNAL', 'agent is not started');
     const env = await this.manager.install(raw, source);
     this.scheduler.setManifest(env.signed);
+    this.updater?.kick();
     return env;
   }
 
@@ -299,6 +317,8 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.emergency?.stop();
+    await this.updater?.stop();
+    this.updater = null;
     await this.syncer?.stop();
     this.syncer = null;
     await this.scheduler?.stop();

@@ -192,6 +192,14 @@ export const ERRORS = {
   LOA_ERR_RELEASE_ARCH: { en: 'The release is built for another processor architecture', vi: 'Bản phát hành dành cho kiến trúc bộ xử lý khác' },
   // issue 10: reliability and security proving ground
   LOA_ERR_LOGIN_THROTTLED: { en: 'Too many failed sign-ins for this user name; wait and try again', vi: 'Đăng nhập sai quá nhiều lần với tên này; vui lòng đợi rồi thử lại' },
+  // issue 11: on the device
+  LOA_ERR_UPDATE_HEALTH: { en: 'The new agent version failed its health check; the device went back to the previous version', vi: 'Phiên bản mới không qua kiểm tra sức khỏe; thiết bị đã quay về phiên bản trước' },
+  LOA_ERR_UPDATE_CRASH_LOOP: { en: 'The new agent version crashed at start three times; the device went back to the previous version', vi: 'Phiên bản mới bị dừng khi khởi động ba lần; thiết bị đã quay về phiên bản trước' },
+  LOA_ERR_UPDATE_NOT_INSTALLED: { en: 'This agent is not installed in the release layout, so it cannot update itself', vi: 'Phần mềm không được cài theo cấu trúc bản phát hành nên không thể tự cập nhật' },
+  LOA_ERR_UPDATE_UNPACK: { en: 'The release artifact could not be unpacked', vi: 'Không giải nén được tệp bản phát hành' },
+  LOA_ERR_UPDATE_RETRY_REFUSED: { en: 'This release already failed on this device for this deployment; it is not installed again', vi: 'Bản phát hành này đã lỗi trên thiết bị trong đợt triển khai này; không cài lại' },
+  LOA_ERR_UPDATE_BUSY: { en: 'An install waits: a broadcast is playing or due, or it is outside the maintenance window', vi: 'Việc cài đặt đang chờ: đang hoặc sắp phát thanh, hoặc ngoài khung giờ bảo trì' },
+  LOA_ERR_RELEASE_BUILD: { en: 'The release could not be built', vi: 'Không đóng gói được bản phát hành' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
