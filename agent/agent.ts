@@ -23,8 +23,10 @@ import { createRelayDriver, type RelayDriverDeps } from './outputs/resolve.js';
 import { createAudioSink } from './player/resolve.js';
 import { PlaysRepo } from './scheduler/plays.js';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
-import { openDb, type Db } from './store/db.js';
+import type { Db } from './store/db.js';
 import { Outbox } from './store/outbox.js';
+import { openOrRebuild } from './store/recover.js';
+import { restoreAfterRebuild } from './store/restore.js';
 import { loadControllerConfig, type ControllerConfig } from './sync/config.js';
 import type { Sync, SyncOptions } from './sync/sync.js';
 
@@ -103,14 +105,25 @@ export class Agent {
   async start(): Promise<void> {
     const { dataDir, profile } = this.o;
     this.identity = loadIdentity(dataDir);
-    const db = openDb({ path: join(dataDir, 'agent.db') });
-    this.db = db;
     const now = (): number => this.clock.now();
+    // A corrupt store is moved aside and rebuilt (issue 10): the agent always starts.
+    const { db, rebuild } = openOrRebuild({ path: join(dataDir, 'agent.db'), log: this.log.child({ m: 'store' }), now, monotonic: () => this.clock.monotonic() });
+    this.db = db;
     const outbox = new Outbox({ db, deviceId: () => this.deviceId });
     this.outbox = outbox;
     const media = new MediaStore({ dataDir, db, log: this.log.child({ m: 'media' }), now });
     media.init();
     this.manager = new ManifestManager({ db, outbox, media, log: this.log.child({ m: 'manifest' }), deviceId: this.deviceId, now, keepMedia: () => [...(this.emergency?.activeMedia() ?? []), ...(this.commands?.activeMedia() ?? [])] });
+    if (rebuild) {
+      await restoreAfterRebuild({ dataDir, rebuild, manager: this.manager, media, outbox, log: this.log.child({ m: 'store' }), now, monotonic: () => this.clock.monotonic() });
+    } else {
+      try {
+        this.manager.snapshot();
+      } catch (e) {
+        const err = toLoaError(e, 'LOA_ERR_STORE_SNAPSHOT');
+        this.log.error({ code: err.code }, `the copies outside the database could not be written: ${err.message}`);
+      }
+    }
     this.event('agent.start', `start:${now()}:${process.pid}`, { pid: process.pid, profile: profile.id });
 
     const driver = createRelayDriver(profile.relay, { clock: this.clock, log: this.log.child({ m: 'relay' }), ...this.o.relayDeps });

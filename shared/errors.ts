@@ -190,6 +190,10 @@ export const ERRORS = {
   LOA_ERR_RELEASE_HASH: { en: 'The release file does not match its signed size and checksum (tampered or damaged)', vi: 'Tệp bản phát hành không khớp kích thước và mã băm đã ký (bị sửa hoặc hỏng)' },
   LOA_ERR_RELEASE_DOWNGRADE: { en: 'The release is older than the running version; a downgrade needs an explicit signed order', vi: 'Bản phát hành cũ hơn phiên bản đang chạy; hạ cấp cần lệnh ký rõ ràng' },
   LOA_ERR_RELEASE_ARCH: { en: 'The release is built for another processor architecture', vi: 'Bản phát hành dành cho kiến trúc bộ xử lý khác' },
+  // issue 10: storage faults
+  LOA_ERR_STORE_SNAPSHOT: { en: 'A copy of the manifest, trust root or event counter kept outside the database cannot be read', vi: 'Không đọc được bản sao lịch phát, khóa gốc hoặc bộ đếm sự kiện lưu ngoài cơ sở dữ liệu' },
+  LOA_ERR_MEDIA_STORED_CORRUPT: { en: 'A stored media file no longer matches its sha256 (cut short or altered on disk); it is fetched again', vi: 'Tệp âm thanh đã lưu không còn khớp mã băm (bị cắt ngắn hoặc bị sửa trên đĩa); sẽ tải lại' },
+  LOA_ERR_DISK_FULL: { en: 'The disk of the data folder is full', vi: 'Ổ đĩa của thư mục dữ liệu đã đầy' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
