@@ -16,6 +16,7 @@ import { EmergencyHandler } from './emergency/handler.js';
 import { EmergencyStore } from './emergency/store.js';
 import { deviceTokenSource, loadIdentity, type DeviceIdentity } from './identity.js';
 import { ManifestManager } from './manifest/manager.js';
+import { MediaGuard } from './media/guard.js';
 import { MediaStore } from './media/store.js';
 import { OutputController } from './outputs/controller.js';
 import { checkRelays } from './outputs/relay-check.js';
@@ -81,6 +82,7 @@ export class Agent {
   private emergency: EmergencyHandler | null = null;
   private displayRole: DisplayRole | null = null;
   private commands: CommandHandler | null = null;
+  private mediaGuard: MediaGuard | null = null;
   private readonly clock: Clock;
   private readonly log: Logger;
 
@@ -125,6 +127,14 @@ export class Agent {
       }
     }
     this.event('agent.start', `start:${now()}:${process.pid}`, { pid: process.pid, profile: profile.id });
+    const manager0 = this.manager;
+    const guard = new MediaGuard({
+      media, outbox, clock: this.clock, log: this.log.child({ m: 'media' }), current: () => manager0.current(),
+      download: (entry, signal) => this.syncer
+        ? this.syncer.downloadMedia(entry, signal, (src) => media.put(entry, src))
+        : Promise.reject(new LoaError('LOA_ERR_SYNC_DOWNLOAD', 'this device does not sync with a controller')),
+    });
+    this.mediaGuard = guard;
 
     const driver = createRelayDriver(profile.relay, { clock: this.clock, log: this.log.child({ m: 'relay' }), ...this.o.relayDeps });
     this.outputs = new OutputController({
@@ -155,7 +165,8 @@ export class Agent {
     }
     this.scheduler = new Scheduler({
       clock: this.clock, plays: new PlaysRepo({ db, outbox }), outbox, sink, outputs: this.outputs, log: this.log.child({ m: 'scheduler' }),
-      media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) }, display: this.displayRole?.surface ?? null,
+      // Re-hashed before each play: a file damaged on disk is never played (media/guard.ts).
+      media: { pathOf: (s) => media.pathOf(s), has: (s) => guard.playable(s) }, display: this.displayRole?.surface ?? null,
       onPlay: (occ, phase, detail) => {
         this.emergency?.onPlay(occ, phase, detail);
         this.commands?.onPlay(occ, phase, detail);
@@ -186,6 +197,8 @@ export class Agent {
     this.commands.restore();
     this.scheduler.start();
     await this.startSync(media);
+    // Every stored file is re-hashed once per start, in the background (playback re-checks each file anyway).
+    void guard.checkAll().catch((e: unknown) => this.log.error({ err: e }, 'media check failed'));
     this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0, sync: this.syncer !== null }, 'agent ready');
   }
 
@@ -312,6 +325,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.emergency?.stop();
+    await this.mediaGuard?.stop();
     await this.syncer?.stop();
     this.syncer = null;
     await this.scheduler?.stop();
