@@ -25,6 +25,7 @@ import { createAudioSink } from './player/resolve.js';
 import { PlaysRepo } from './scheduler/plays.js';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
 import type { Db } from './store/db.js';
+import { DiskGuard } from './store/disk-guard.js';
 import { Outbox } from './store/outbox.js';
 import { openOrRebuild } from './store/recover.js';
 import { restoreAfterRebuild } from './store/restore.js';
@@ -83,6 +84,8 @@ export class Agent {
   private displayRole: DisplayRole | null = null;
   private commands: CommandHandler | null = null;
   private mediaGuard: MediaGuard | null = null;
+  private disk: DiskGuard | null = null;
+  private readonly stopCtl = new AbortController();
   private readonly clock: Clock;
   private readonly log: Logger;
 
@@ -100,14 +103,25 @@ export class Agent {
     return this.scheduler?.ticks ?? 0;
   }
 
+  /** Records an event; on a full disk the reserve is released and the write tried once more (store/disk-guard.ts). */
   event(type: EventType, dedupe: string, data: Record<string, unknown>): void {
-    this.outbox?.add(type, dedupe, this.clock.now(), data);
+    try {
+      this.outbox?.add(type, dedupe, this.clock.now(), data);
+    } catch (e) {
+      if (!this.disk?.onWriteError(e)) throw e;
+      this.outbox?.add(type, dedupe, this.clock.now(), data);
+    }
   }
 
   async start(): Promise<void> {
     const { dataDir, profile } = this.o;
     this.identity = loadIdentity(dataDir);
     const now = (): number => this.clock.now();
+    this.disk = new DiskGuard({
+      dataDir, clock: this.clock, log: this.log.child({ m: 'disk' }),
+      onRecovered: (f) => this.event('store.recovered', `disk-full:${f.since}`, { code: 'LOA_ERR_DISK_FULL', ...f }),
+    });
+    this.disk.prepare();
     // A corrupt store is moved aside and rebuilt (issue 10): the agent always starts.
     const { db, rebuild } = openOrRebuild({ path: join(dataDir, 'agent.db'), log: this.log.child({ m: 'store' }), now, monotonic: () => this.clock.monotonic() });
     this.db = db;
@@ -174,6 +188,7 @@ export class Agent {
       },
       // The device volume (the `volume` command) scales every play but emergencies, which keep their signed volume.
       volumeOf: (occ) => playVolume(occ, commandStore.volume()),
+      onTaskError: (e) => this.disk?.onWriteError(e),
       ...this.o.scheduler,
     });
     const current = this.manager.current();
@@ -199,6 +214,7 @@ export class Agent {
     await this.startSync(media);
     // Every stored file is re-hashed once per start, in the background (playback re-checks each file anyway).
     void guard.checkAll().catch((e: unknown) => this.log.error({ err: e }, 'media check failed'));
+    void this.disk.run(this.stopCtl.signal).catch((e: unknown) => this.log.error({ err: e }, 'disk check failed'));
     this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0, sync: this.syncer !== null }, 'agent ready');
   }
 
@@ -325,6 +341,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.emergency?.stop();
+    this.stopCtl.abort();
     await this.mediaGuard?.stop();
     await this.syncer?.stop();
     this.syncer = null;

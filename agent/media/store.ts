@@ -83,6 +83,7 @@ export class MediaStore {
         .run(expected.sha256, expected.size, this.options.now());
     } catch (e) {
       await rm(tmpPath, { force: true });
+      if ((e as { code?: unknown }).code === 'ENOSPC') throw new LoaError('LOA_ERR_DISK_FULL', `media ${expected.sha256.slice(0, 12)}… could not be stored: the disk is full`, { cause: e });
       throw e instanceof LoaError ? e : new LoaError('LOA_ERR_MEDIA_NOT_FOUND', `media ${expected.sha256.slice(0, 12)}… could not be stored: ${(e as Error).message}`, { cause: e });
     }
   }
