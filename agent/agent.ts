@@ -62,6 +62,8 @@ export interface AgentOptions {
    * Without it the command is acknowledged as received and nothing restarts (tests observe the call).
    */
   onRestart?: (commandId: string) => void;
+  /** How often the free space of the data disk is looked at (default 2 s; virtual-clock simulations use more). */
+  diskCheckMs?: number;
 }
 
 /** The exit status of `loa agent run` after a `reboot` command: systemd (Restart=always) starts the agent again. */
@@ -118,7 +120,7 @@ export class Agent {
     this.identity = loadIdentity(dataDir);
     const now = (): number => this.clock.now();
     this.disk = new DiskGuard({
-      dataDir, clock: this.clock, log: this.log.child({ m: 'disk' }),
+      dataDir, clock: this.clock, log: this.log.child({ m: 'disk' }), ...(this.o.diskCheckMs ? { checkMs: this.o.diskCheckMs } : {}),
       onRecovered: (f) => this.event('store.recovered', `disk-full:${f.since}`, { code: 'LOA_ERR_DISK_FULL', ...f }),
     });
     this.disk.prepare();

@@ -91,6 +91,8 @@ test('a corrupt agent.db is moved aside and rebuilt from the signed copies outsi
     // Every event the rebuilt agent sent is stored by the controller as itself (same seq, same type): none dropped.
     await stopAll(children.splice(0));
     const after = agentOutbox(rig.dataDir).filter((r) => r.sent_at !== null);
+    // Acknowledged by the broker is not yet stored: the controller ingests in batches.
+    await eventually(() => after.every((r) => rig.controllerEvents().some((e) => e.seq === r.seq)), 10_000, 'the controller stores what it acknowledged');
     const stored = new Map(rig.controllerEvents().map((e) => [e.seq, e.type]));
     const dropped = after.filter((r) => stored.get(r.seq) !== r.type);
     assert.deepEqual(dropped, [], 'the controller stored every event of the rebuilt agent under its own seq');

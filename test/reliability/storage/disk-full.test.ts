@@ -90,9 +90,12 @@ test('a full data disk (a 24 MB tmpfs): the agent keeps playing, does not crash 
     for (const sub of ['.tmp', '.partial']) {
       if (existsSync(join(dataDir, 'media', sub))) assert.deepEqual(readdirSync(join(dataDir, 'media', sub)), [], `nothing half-written in media/${sub}`);
     }
+    const sent = ours.filter((e) => e.sent_at !== null);
+    await eventually(() => sent.every((r) => rig.controllerEvents().some((e) => e.seq === r.seq)), 10_000, 'the controller stores what it acknowledged');
     const stored = rig.controllerEvents();
     const bySeq = new Map(stored.map((e) => [e.seq, e.type]));
     const lost = ours.filter((e) => e.type !== 'agent.stop' && bySeq.get(e.seq) !== e.type);
+    assert.ok(ours.filter((e) => e.sent_at === null).every((e) => e.type === 'agent.stop'), 'only the last agent.stop is unsent');
     assert.deepEqual(lost, [], 'every event reached the controller under its own seq');
     const starts = stored.filter((e) => e.type === 'play.start').map((e) => String(e.data.occurrence));
     assert.equal(new Set(starts).size, times.length, 'one play per occurrence at the controller');

@@ -60,7 +60,7 @@ test('30 days offline on an injected clock: every daily occurrence plays once, t
     const clock = new VirtualClock({ start: from });
     const profile = loadProfile(SIM_PROFILE);
     const sinkDir = join(dataDir, 'sink');
-    agent = new Agent({ dataDir, profile, clock, log, sink: new FileSink({ dir: sinkDir, clock, log }), sync: false, scheduler: { maxSleepMs: 3_600_000 } });
+    agent = new Agent({ dataDir, profile, clock, log, sink: new FileSink({ dir: sinkDir, clock, log }), sync: false, scheduler: { maxSleepMs: 3_600_000 }, diskCheckMs: 3_600_000 });
     await agent.start();
     await agent.importBundle(bundle);
     const started = performance.now();
@@ -90,10 +90,18 @@ test('30 days offline on an injected clock: every daily occurrence plays once, t
     await agent.stop();
     agent = null;
 
-    const cdb = new Database(join(ctl.dir, 'data', 'controller.db'), { readonly: true });
-    const stored = cdb.prepare<[string], { seq: number; type: string; received_at: number }>('SELECT seq, type, received_at FROM device_events WHERE device_id = ? ORDER BY seq').all('loa-30-ngay');
-    cdb.close();
+    const storedEvents = (): { seq: number; type: string; received_at: number }[] => {
+      const cdb = new Database(join(ctl.dir, 'data', 'controller.db'), { readonly: true });
+      try {
+        return cdb.prepare<[string], { seq: number; type: string; received_at: number }>('SELECT seq, type, received_at FROM device_events WHERE device_id = ? ORDER BY seq').all('loa-30-ngay');
+      } finally {
+        cdb.close();
+      }
+    };
     const sent = ours.filter((e) => e.type !== 'agent.stop');
+    // Acknowledged by the broker is not yet stored: the controller ingests in batches.
+    await eventually(() => storedEvents().length >= sent.length, 20_000, 'the controller stores what it acknowledged');
+    const stored = storedEvents();
     const storedBySeq = new Map(stored.map((e) => [e.seq, e]));
     const missing = sent.filter((e) => storedBySeq.get(e.seq)?.type !== e.type);
     assert.deepEqual(missing.map((e) => `${e.seq}:${e.type}`), [], 'every outbox event is stored by the controller under its seq');
