@@ -80,6 +80,15 @@ test('a full data disk (a 24 MB tmpfs): the agent keeps playing, does not crash 
     await eventually(() => rig.controllerEvents().some((e) => e.type === 'store.recovered' && e.data.code === 'LOA_ERR_DISK_FULL'), 20_000, 'the disk fault is reported');
     const fault = rig.controllerEvents().find((e) => e.type === 'store.recovered')!.data;
     await eventually(() => playedAt(times[2]!) === 1, 20_000, 'the occurrence held up by the full disk plays');
+    const unsent = (): number => {
+      const d = new Database(join(dataDir, 'agent.db'), { readonly: true });
+      try {
+        return d.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL').get()!.n;
+      } finally {
+        d.close();
+      }
+    };
+    await eventually(() => unsent() === 0, 20_000, 'the outbox drains');
     await stopAll(children.splice(0));
 
     const db = new Database(join(dataDir, 'agent.db'), { readonly: true });
