@@ -200,6 +200,10 @@ export const ERRORS = {
   LOA_ERR_UPDATE_RETRY_REFUSED: { en: 'This release already failed on this device for this deployment; it is not installed again', vi: 'Bản phát hành này đã lỗi trên thiết bị trong đợt triển khai này; không cài lại' },
   LOA_ERR_UPDATE_BUSY: { en: 'An install waits: a broadcast is playing or due, or it is outside the maintenance window', vi: 'Việc cài đặt đang chờ: đang hoặc sắp phát thanh, hoặc ngoài khung giờ bảo trì' },
   LOA_ERR_RELEASE_BUILD: { en: 'The release could not be built', vi: 'Không đóng gói được bản phát hành' },
+  // issue 10: storage faults
+  LOA_ERR_STORE_SNAPSHOT: { en: 'A copy of the manifest, trust root or event counter kept outside the database cannot be read', vi: 'Không đọc được bản sao lịch phát, khóa gốc hoặc bộ đếm sự kiện lưu ngoài cơ sở dữ liệu' },
+  LOA_ERR_MEDIA_STORED_CORRUPT: { en: 'A stored media file no longer matches its sha256 (cut short or altered on disk); it is fetched again', vi: 'Tệp âm thanh đã lưu không còn khớp mã băm (bị cắt ngắn hoặc bị sửa trên đĩa); sẽ tải lại' },
+  LOA_ERR_DISK_FULL: { en: 'The disk of the data folder is full', vi: 'Ổ đĩa của thư mục dữ liệu đã đầy' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

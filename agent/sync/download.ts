@@ -123,6 +123,14 @@ export class MediaDownloader {
       }
     } catch (e) {
       if (e instanceof LoaError) throw e;
+      if ((e as { code?: unknown }).code === 'ENOSPC') {
+        // A partial kept on a full disk only keeps it full: start over when there is room.
+        await res.body?.cancel().catch(() => undefined);
+        await fh.truncate(0).catch(() => undefined);
+        written = offset = 0;
+        rmSync(path, { force: true });
+        throw new LoaError('LOA_ERR_DISK_FULL', `media ${short} could not be saved: the disk is full`, { cause: e, details: { sha256: entry.sha256 } });
+      }
       throw networkError(url, e, 'LOA_ERR_SYNC_DOWNLOAD');
     } finally {
       clearTimeout(timer);
