@@ -190,6 +190,15 @@ export const ERRORS = {
   LOA_ERR_RELEASE_HASH: { en: 'The release file does not match its signed size and checksum (tampered or damaged)', vi: 'Tệp bản phát hành không khớp kích thước và mã băm đã ký (bị sửa hoặc hỏng)' },
   LOA_ERR_RELEASE_DOWNGRADE: { en: 'The release is older than the running version; a downgrade needs an explicit signed order', vi: 'Bản phát hành cũ hơn phiên bản đang chạy; hạ cấp cần lệnh ký rõ ràng' },
   LOA_ERR_RELEASE_ARCH: { en: 'The release is built for another processor architecture', vi: 'Bản phát hành dành cho kiến trúc bộ xử lý khác' },
+  LOA_ERR_RELEASE_EXISTS: { en: 'Another release file is already stored for this version and architecture', vi: 'Đã có tệp khác cho phiên bản và kiến trúc này' },
+  LOA_ERR_RELEASE_NOT_FOUND: { en: 'No such release', vi: 'Không có bản phát hành này' },
+  LOA_ERR_RELEASE_IN_USE: { en: 'The release is used by a deployment', vi: 'Bản phát hành đang được dùng trong một đợt cập nhật' },
+  LOA_ERR_DEPLOYMENT_NOT_FOUND: { en: 'No such deployment', vi: 'Không có đợt cập nhật này' },
+  LOA_ERR_DEPLOYMENT_TARGET: { en: 'The deployment targets no eligible device, or its waves are not valid', vi: 'Đợt cập nhật không có thiết bị phù hợp, hoặc các lượt không hợp lệ' },
+  LOA_ERR_DEPLOYMENT_CONFLICT: { en: 'A targeted device is already in a running deployment', vi: 'Một thiết bị đã nằm trong đợt cập nhật đang chạy' },
+  LOA_ERR_DEPLOYMENT_STATE: { en: 'The deployment is not in a state that allows this', vi: 'Đợt cập nhật đang ở trạng thái không cho phép thao tác này' },
+  LOA_ERR_DEPLOYMENT_HALTED: { en: 'The rollout stopped: too many devices failed in a wave', vi: 'Đợt cập nhật đã dừng: quá nhiều thiết bị lỗi trong một lượt' },
+  LOA_ERR_DEPLOYMENT_TIMEOUT: { en: 'The device did not report a healthy update within the wave timeout', vi: 'Thiết bị không báo cập nhật thành công trong thời hạn của lượt' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
