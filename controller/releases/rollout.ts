@@ -5,7 +5,7 @@ import type { AgentUpdate, MaintenanceWindow, UpdateStateData } from '../../shar
 import type { DataLayer } from '../data/index.js';
 import { DONE_STATES, FAILED_STATES, type DeploymentDevice, type DeploymentRecord, type HaltReason, type WaveRecord } from '../data/deployments.js';
 import { newId } from '../data/ids.js';
-import { DEFAULT_WAVES, planWaves } from './waves.js';
+import { DEFAULT_WAVES, checkWaves, planWaves } from './waves.js';
 
 export interface RolloutOptions {
   data: DataLayer;
@@ -109,6 +109,7 @@ export class RolloutService {
     const data = this.o.data;
     const now = this.o.clock.now();
     const release = data.releases.require(input.releaseSha256);
+    checkWaves(input.waves ?? DEFAULT_WAVES);
     const zoneIds = [...new Set(input.target.zoneIds ?? [])];
     const deviceIds = [...new Set(input.target.deviceIds ?? [])];
     if (zoneIds.length + deviceIds.length === 0) throw new LoaError('LOA_ERR_DEPLOYMENT_TARGET', 'target names no zone and no device');

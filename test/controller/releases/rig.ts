@@ -132,6 +132,8 @@ export async function startRig(n: number, version = '1.0.0', overrides: Record<s
     await r.connect(version);
     receivers.push(r);
   }
+  // Enrolment compiles a first manifest; the data layer does not, so compile here.
+  await t.controller.manifestCompiler.compile(receivers.map((r) => r.id));
   const root = (await t.client().get<SignedRoot>('/api/v1/trust/root')).signed;
   return {
     t, clock, as, releaseKey: releaseKey!, root, receivers,
