@@ -38,7 +38,7 @@ export function makeRelease(key: KeyPair, version: string, o: { size?: number; a
     _type: 'release', name: 'loaphuong-agent', version, platform: 'linux', arch: o.arch ?? 'x64',
     sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, node: '>=22', createdAt: '2026-11-20T00:00:00Z',
   };
-  return { bytes, signed: signEnvelope(release, [key.privateKeyPem]) as SignedRelease };
+  return { bytes, signed: signEnvelope(release, [key.privateKeyPem]) };
 }
 
 export function releaseForm(signed: unknown, bytes: Buffer): FormData {
@@ -88,7 +88,7 @@ export class SimReceiver {
   async report(...states: UpdateStateData[]): Promise<void> {
     const events: DeviceEvent[] = states.map((data) => {
       const seq = ++this.seq;
-      return { deviceId: this.id, seq, key: `${this.id}:${seq}`, type: 'update.state', at: Date.now(), data: data as unknown as Record<string, unknown> };
+      return { deviceId: this.id, seq, key: `${this.id}:${seq}`, type: 'update.state', at: Date.now(), data: data };
     });
     await this.client!.publishAsync(topics.up(this.id, 'events'), JSON.stringify(events), { qos: 1 });
   }
