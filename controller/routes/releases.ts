@@ -58,11 +58,12 @@ export function registerReleases(app: FastifyInstance, ctx: AppContext): void {
     try {
       const f = part.fields.release;
       const one = Array.isArray(f) ? f[0] : f;
-      const text = one && one.type === 'field' && typeof one.value === 'string' ? one.value : undefined;
-      if (text === undefined) throw new LoaError('LOA_ERR_RELEASE_INVALID', 'the field release (the signed metadata) must come before the artifact file');
+      // A field sent as application/json arrives parsed; as text, it is parsed here (size-capped either way).
+      const value: unknown = one && one.type === 'field' ? one.value : undefined;
+      if (value === undefined || value === '') throw new LoaError('LOA_ERR_RELEASE_INVALID', 'the field release (the signed metadata) must come before the artifact file');
       let env;
       try {
-        env = verifyRelease(parseJsonText(text, RELEASE_MAX_BYTES, 'release metadata'), (ctx.root as SignedRoot).signed);
+        env = verifyRelease(parseJsonText(typeof value === 'string' ? value : JSON.stringify(value), RELEASE_MAX_BYTES, 'release metadata'), (ctx.root as SignedRoot).signed);
       } catch (e) {
         throw asInvalid(e);
       }
