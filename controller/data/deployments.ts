@@ -125,6 +125,9 @@ export class DeploymentsRepo {
   /** Starts wave `idx`: its devices get the update offered (waiting), or healthy at once when they already run `version`. Returns their ids. */
   startWave(id: string, idx: number, version: string, now: number): string[] {
     this.db.prepare("UPDATE deployment_waves SET state = 'running', started_at = ? WHERE deployment_id = ? AND idx = ?").run(now, id, idx);
+    // The newest offer replaces an older deployment's (a finished one's: running ones never share a device).
+    this.db.prepare(`UPDATE deployment_devices SET offered = 0 WHERE offered = 1 AND deployment_id != ?
+      AND device_id IN (SELECT device_id FROM deployment_devices WHERE deployment_id = ? AND wave = ?)`).run(id, id, idx);
     this.db.prepare(`UPDATE deployment_devices SET offered = 1, updated_at = ?,
       state = CASE WHEN (SELECT agent_version FROM devices WHERE id = device_id) = ? THEN 'healthy' ELSE 'waiting' END
       WHERE deployment_id = ? AND wave = ?`).run(now, version, id, idx);
@@ -178,7 +181,7 @@ export class DeploymentsRepo {
     this.db.prepare('UPDATE devices SET agent_version = ? WHERE id = ? AND agent_version IS NOT ?').run(version, deviceId, version);
   }
 
-  /** The update each device is offered now: of its offered rows, the newest deployment's (not aborted). */
+  /** The update each device is offered now (at most one offered row per device; the newest wins regardless). */
   offered(): Map<string, OfferedUpdate> {
     const rows = this.db.prepare<[], { device_id: string; id: string; envelope: string; sha256: string; allow_downgrade: number; windows: string | null; health_window_sec: number }>(
       `SELECT dd.device_id, d.id, r.envelope, r.sha256, d.allow_downgrade, d.windows, d.health_window_sec FROM deployment_devices dd

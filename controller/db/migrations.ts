@@ -436,10 +436,11 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
     version TEXT,                     -- the agent version last seen on the device
     reason TEXT,
     message TEXT,
-    offered INTEGER NOT NULL DEFAULT 0, -- 1 while its manifest carries this deployment's agentUpdate
+    offered INTEGER NOT NULL DEFAULT 0, -- 1 while its manifest carries this deployment's agentUpdate (one row per device at most)
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (deployment_id, device_id)
   ) WITHOUT ROWID;
-  CREATE INDEX deployment_devices_device ON deployment_devices(device_id, offered);
+  CREATE INDEX deployment_devices_device ON deployment_devices(device_id);
+  CREATE INDEX deployment_devices_offered ON deployment_devices(device_id) WHERE offered = 1;
   `,
 ];

@@ -101,6 +101,7 @@ describe('deployments (issue 11): waves gated on health, halt with reasons, paus
     const aborted = (await rig.as.adminX!.post<{ deployment: DeploymentView }>(`/api/v1/deployments/${d.id}/abort`)).deployment;
     assert.deepEqual([aborted.state, aborted.waves.map((w) => w.state)], ['aborted', ['done', 'cancelled', 'cancelled']]);
     await offered(w2, d.id, false);
+    assert.equal(await w2.agentUpdate(rig.root), undefined, 'no agentUpdate at all: the device keeps the version it runs');
     assert.equal((await w1.agentUpdate(rig.root))?.deploymentId, d.id, 'the device that switched keeps its release');
     assert.equal((await outcome(rig.as.adminX!.post(`/api/v1/deployments/${d.id}/pause`))).code, 'LOA_ERR_DEPLOYMENT_STATE');
     const audit = await rig.t.admin.get<{ entries: { action: string; actor: string }[] }>(`/api/v1/audit?targetId=${d.id}`);
