@@ -163,11 +163,15 @@ export class DeploymentsRepo {
 
   /**
    * Folds one `update.state` report into the device's row of its deployment. A finished state (healthy or a
-   * failure) is not overwritten by a late progress report. 'unknown' when no such row was offered to the device.
+   * failure) is not overwritten by a late progress report. 'unknown' when no such row was offered to the device,
+   * 'mismatch' when the report is about another version than the deployment's release.
    */
-  foldUpdate(deviceId: string, s: UpdateStateData, now: number): 'folded' | 'unknown' | 'stale' {
-    const row = this.db.prepare<[string, string], { state: string; offered: number }>('SELECT state, offered FROM deployment_devices WHERE deployment_id = ? AND device_id = ?').get(s.deploymentId, deviceId);
+  foldUpdate(deviceId: string, s: UpdateStateData, now: number): 'folded' | 'unknown' | 'stale' | 'mismatch' {
+    const row = this.db.prepare<[string, string], { state: string; version: string }>(`SELECT dd.state, r.version FROM deployment_devices dd JOIN deployments d ON d.id = dd.deployment_id
+      JOIN releases r ON r.sha256 = d.release_sha256 WHERE dd.deployment_id = ? AND dd.device_id = ?`).get(s.deploymentId, deviceId);
     if (!row || row.state === 'pending') return 'unknown';
+    // A report about another version than the deployment's release (healthy or not) proves nothing about it.
+    if (s.version !== row.version) return 'mismatch';
     if (DONE_STATES.has(row.state) && row.state !== 'timeout' && !DONE_STATES.has(s.state)) return 'stale';
     const running = s.state === 'healthy' ? s.version : s.state === 'rolled-back' || s.state === 'failed' ? s.from ?? null : null;
     this.db.prepare('UPDATE deployment_devices SET state = ?, reason = ?, message = ?, version = COALESCE(?, version), updated_at = ? WHERE deployment_id = ? AND device_id = ?')

@@ -45,9 +45,16 @@ describe('deployments (issue 11): waves gated on health, halt with reasons, paus
     assert.equal(await w2[0]!.agentUpdate(rig.root), undefined, 'wave 2 has nothing yet');
     // Switched is not healthy: the next wave waits.
     await w1[0]!.report({ deploymentId: d0.id, version: '1.1.0', state: 'downloading', bytes: 0 }, { deploymentId: d0.id, version: '1.1.0', state: 'switched', from: '1.0.0' });
+    // Ignored: healthy for another version, a device whose wave has not started, and malformed data.
+    await w1[0]!.report({ deploymentId: d0.id, version: '9.9.9', state: 'healthy' });
+    await w2[0]!.report({ deploymentId: d0.id, version: '1.1.0', state: 'healthy', from: '1.0.0' });
+    await w2[0]!.report({ deploymentId: d0.id, version: '1.1.0', state: 'exploded' } as never);
     await eventually(async () => (await get(d0.id)).devices![0]!.state === 'switched', 5000, 'switched folded');
+    await eventually(() => rig.t.controller.telemetryIngest.counters.stored >= 12 + 2 + 3, 5000, 'the 12 statuses and 5 reports ingested');
     rig.t.controller.deployments.tick();
-    assert.deepEqual((await get(d0.id)).waves.map((w) => w.state), ['running', 'pending', 'pending']);
+    const held = await get(d0.id);
+    assert.deepEqual(held.waves.map((w) => w.state), ['running', 'pending', 'pending']);
+    assert.deepEqual([held.devices!.find((x) => x.deviceId === w1[0]!.id)?.state, held.devices!.find((x) => x.deviceId === w2[0]!.id)?.state], ['switched', 'pending']);
     await w1[0]!.report({ deploymentId: d0.id, version: '1.1.0', state: 'healthy', from: '1.0.0' });
     await eventually(async () => (await get(d0.id)).waves[1]!.state === 'running', 5000, 'wave 2 started');
     await offered(w2[0]!, d0.id);

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { signEnvelope } from '../../../shared/crypto.js';
 import { generateKeyPair } from '../../../shared/crypto.js';
+import { ReleaseStore } from '../../../controller/releases/store.js';
 import { eventually } from '../../support/wait.js';
 import { makeRelease, releaseForm, startRig, type Rig } from './rig.js';
 
@@ -110,6 +112,22 @@ describe('agent releases (issue 11): upload, content-addressed storage and resum
     assert.ok(whole.equals(r.bytes), 'the resumed download is the artifact');
     const missing = await fetch(new URL(`/releases/${'0'.repeat(64)}`, rig.t.controller.httpUrl));
     assert.deepEqual([missing.status, ((await missing.json()) as { error: { code: string } }).error.code], [404, 'LOA_ERR_RELEASE_NOT_FOUND']);
+  });
+
+  it('clears, at start, temp files and artifacts without a release row (what a crash mid-upload leaves)', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'loa-releases-'));
+    try {
+      const store = new ReleaseStore({ dir: scratch });
+      mkdirSync(join(scratch, '.tmp'));
+      writeFileSync(join(scratch, '.tmp', 'abc.part'), 'half');
+      writeFileSync(join(scratch, 'a'.repeat(64)), 'renamed, row never committed');
+      writeFileSync(join(scratch, 'b'.repeat(64)), 'stored');
+      await store.init();
+      assert.deepEqual(await store.sweep((sha) => sha === 'b'.repeat(64)), ['a'.repeat(64)]);
+      assert.deepEqual([readdirSync(join(scratch, '.tmp')), readdirSync(scratch).sort()], [[], ['.tmp', 'b'.repeat(64)]]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('lets only admins upload (an operator gets 403), and deletes a release no deployment uses', async () => {
