@@ -110,6 +110,13 @@ export class DeploymentsRepo {
       .map((r) => ({ deviceId: r.device_id, wave: r.wave, state: r.state, version: r.version, reason: r.reason, message: r.message, updatedAt: r.updated_at }));
   }
 
+  /** How many devices of the deployment (of one wave, when given) are in each state. */
+  stateCounts(id: string, wave?: number): Map<string, number> {
+    const rows = this.db.prepare<[string, number | null, number | null], { state: string; n: number }>(
+      'SELECT state, COUNT(*) AS n FROM deployment_devices WHERE deployment_id = ? AND (? IS NULL OR wave = ?) GROUP BY state').all(id, wave ?? null, wave ?? null);
+    return new Map(rows.map((r) => [r.state, r.n]));
+  }
+
   /** Devices of `ids` already in a running or paused deployment (one rollout per device at a time). */
   busy(ids: readonly string[]): { deviceId: string; deploymentId: string }[] {
     const stmt = this.db.prepare<[string], { device_id: string; deployment_id: string }>(`SELECT dd.device_id, dd.deployment_id FROM deployment_devices dd

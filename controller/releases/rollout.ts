@@ -253,13 +253,16 @@ export class RolloutService {
           const n = data.deployments.timeOut(id, cur.index, now);
           if (n) this.o.log.warn({ deploymentId: id, wave: cur.index, devices: n }, 'devices timed out in a wave');
         }
-        const rows = data.deployments.devices(id, cur.index);
-        if (!rows.every((r) => DONE_STATES.has(r.state))) return [];
-        const failures = data.deployments.devices(id).filter((r) => FAILED_STATES.has(r.state));
-        const failed = failures.length > d.maxFailures;
+        // Counted in SQL: this runs after every batch of update reports, and a wave may hold thousands of devices.
+        const inWave = data.deployments.stateCounts(id, cur.index);
+        if ([...inWave.keys()].some((st) => !DONE_STATES.has(st))) return [];
+        const sum = (m: Map<string, number>, states: Set<string>): number => [...m].reduce((n, [st, c]) => n + (states.has(st) ? c : 0), 0);
+        const failedCount = sum(data.deployments.stateCounts(id), FAILED_STATES);
+        const failed = failedCount > d.maxFailures;
         data.deployments.endWave(id, cur.index, failed ? 'failed' : 'done', now);
-        this.audit(system, 'deployment.wave_end', id, d.zoneId, { wave: cur.index, healthy: rows.length - rows.filter((r) => FAILED_STATES.has(r.state)).length, failed: rows.filter((r) => FAILED_STATES.has(r.state)).length }, now);
+        this.audit(system, 'deployment.wave_end', id, d.zoneId, { wave: cur.index, healthy: inWave.get('healthy') ?? 0, failed: sum(inWave, FAILED_STATES) }, now);
         if (failed) {
+          const failures = data.deployments.devices(id).filter((r) => FAILED_STATES.has(r.state));
           const haltReason: HaltReason = {
             code: 'LOA_ERR_DEPLOYMENT_HALTED',
             message: `wave ${cur.index}: ${failures.length} device(s) failed, more than the ${d.maxFailures} allowed; the next wave was not started (${failures.slice(0, 3).map((f) => `${f.deviceId}: ${f.reason ?? f.state}`).join('; ')})`,
