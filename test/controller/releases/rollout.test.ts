@@ -13,6 +13,7 @@ import { makeRelease, releaseForm, startRig, type Rig, type SimReceiver } from '
 describe('deployments (issue 11): waves gated on health, halt with reasons, pause, resume, abort', () => {
   let rig: Rig;
   const sha: Record<string, string> = {};
+  const envelopes: Record<string, unknown> = {};
   const byId = (id: string): SimReceiver => rig.receivers.find((r) => r.id === id)!;
   const get = async (id: string): Promise<DeploymentView> => (await rig.as.adminX!.get<{ deployment: DeploymentView }>(`/api/v1/deployments/${id}`)).deployment;
   const wave = (d: DeploymentView, i: number): SimReceiver[] => d.devices!.filter((x) => x.wave === i).map((x) => byId(x.deviceId));
@@ -29,6 +30,7 @@ describe('deployments (issue 11): waves gated on health, halt with reasons, paus
     rig = await startRig(12);
     for (const v of ['1.1.0', '1.2.0', '1.3.0', '1.4.0']) {
       const r = makeRelease(rig.releaseKey, v, { size: 4096 });
+      envelopes[v] = r.signed;
       sha[v] = (await rig.t.admin.request<{ release: { sha256: string } }>('POST', '/api/v1/releases', releaseForm(r.signed, r.bytes))).release.sha256;
     }
   });
@@ -41,7 +43,8 @@ describe('deployments (issue 11): waves gated on health, halt with reasons, paus
     // Wave 1's manifest carries the update, signed for it, with the release's own signature and the artifact path.
     await offered(w1[0]!, d0.id);
     const au = (await w1[0]!.agentUpdate(rig.root))!;
-    assert.deepEqual([au.url, au.release.signed.version, au.healthWindowSec, au.allowDowngrade], [`releases/${sha['1.1.0']}`, '1.1.0', 120, undefined]);
+    assert.deepEqual([au.deploymentId, au.url, au.healthWindowSec, au.allowDowngrade, au.windows], [d0.id, `releases/${sha['1.1.0']}`, 120, undefined, undefined]);
+    assert.deepEqual(au.release, envelopes['1.1.0'], 'the signed release metadata, verbatim as uploaded');
     assert.equal(await w2[0]!.agentUpdate(rig.root), undefined, 'wave 2 has nothing yet');
     // Switched is not healthy: the next wave waits.
     await w1[0]!.report({ deploymentId: d0.id, version: '1.1.0', state: 'downloading', bytes: 0 }, { deploymentId: d0.id, version: '1.1.0', state: 'switched', from: '1.0.0' });
@@ -117,8 +120,14 @@ describe('deployments (issue 11): waves gated on health, halt with reasons, paus
 
   it('counts a device that stays silent past the wave timeout (injected clock) as failed and halts', async () => {
     const ids = [rig.receivers[0]!.id, rig.receivers[1]!.id];
-    const { deployment: d } = await create({ releaseSha256: sha['1.4.0'], target: { deviceIds: ids }, waves: [50, 100], waveTimeoutSec: 60 });
+    const windows = [{ start: '22:00', end: '04:00' }];
+    const { deployment: d } = await create({ releaseSha256: sha['1.4.0'], target: { deviceIds: ids }, waves: [50, 100], waveTimeoutSec: 60, healthWindowSec: 60, windows, allowDowngrade: true });
     assert.deepEqual(d.waves.map((w) => w.deviceCount), [1, 1]);
+    // The deployment's options reach the device in its signed manifest.
+    const first = wave(d, 1)[0]!;
+    await offered(first, d.id);
+    const au = (await first.agentUpdate(rig.root))!;
+    assert.deepEqual([au.healthWindowSec, au.windows, au.allowDowngrade], [60, windows, true]);
     rig.t.controller.deployments.tick();
     assert.equal((await get(d.id)).state, 'running');
     rig.clock.offsetMs += 61_000;
