@@ -29,6 +29,8 @@ import { LoaError, toLoaError } from '../shared/errors.js';
 import { verifyRootUpdate } from '../shared/trust.js';
 import { ManifestCompiler } from './manifests/compiler.js';
 import { MediaLibrary } from './media/library.js';
+import { ReleaseStore } from './releases/store.js';
+import { RolloutService } from './releases/rollout.js';
 import { TelemetryIngest } from './telemetry/ingest.js';
 import { EventHub } from './telemetry/hub.js';
 import { RetentionJob } from './telemetry/retention.js';
@@ -61,6 +63,7 @@ export class Controller {
   private ctx: AppContext | null = null;
   private capFeedPoller: CapFeedPoller | null = null;
   private events: EventHub | null = null;
+  private rollout: RolloutService | null = null;
   private reloading: Promise<unknown> = Promise.resolve();
   readonly clock: Clock;
   readonly log: Logger;
@@ -94,6 +97,12 @@ export class Controller {
   get telemetryIngest(): TelemetryIngest {
     if (!this.ingest) throw new Error('controller not started');
     return this.ingest;
+  }
+
+  /** Staged rollouts of agent releases (issue 11); tests call `tick()` after moving their clock. */
+  get deployments(): RolloutService {
+    if (!this.rollout) throw new Error('controller not started');
+    return this.rollout;
   }
 
   get manifestCompiler(): ManifestCompiler {
@@ -140,6 +149,12 @@ export class Controller {
 
     const media = new MediaLibrary({ dir: resolve(dataDir, 'media'), maxUploadBytes: c.media.maxUploadBytes, log: this.log.child({ m: 'media' }), loudness: { integratedLufs: c.media.loudnessLufs } });
     await media.init();
+    const releases = new ReleaseStore({ dir: resolve(dataDir, 'releases') });
+    await releases.init();
+    const swept = await releases.sweep((sha) => data.releases.get(sha) !== null);
+    if (swept.length) this.log.warn({ swept }, 'removed release files without a release row (an interrupted upload)');
+    const rollout = new RolloutService({ data, clock: this.clock, log: this.log.child({ m: 'rollout' }), markDirty: (ids) => this.compiler?.markDirty(ids) });
+    this.rollout = rollout;
 
     if (c.mqtt.url) {
       this.bus = new MqttBus({ url: c.mqtt.url, ...(c.mqtt.username ? { username: c.mqtt.username } : {}), ...(c.mqtt.password ? { password: c.mqtt.password } : {}), log: this.log.child({ m: 'mqtt' }) });
@@ -172,7 +187,12 @@ export class Controller {
     this.events = events;
     this.ingest = new TelemetryIngest({
       bus, repo: telemetry, acks: data.emergency, commandAcks: data.commands, registry: metrics, log: this.log.child({ m: 'ingest' }), clock: this.clock,
-      onEvent: (e) => events.deviceEvent(e), onStatus: (id, online, at) => events.deviceStatus(id, online, at),
+      onEvent: (e) => {
+        events.deviceEvent(e);
+        if (e.type === 'update.state') rollout.kick();
+      },
+      onStatus: (id, online, at) => events.deviceStatus(id, online, at),
+      updates: { foldUpdate: (id, s, at) => rollout.foldUpdate(id, s, at), setAgentVersion: (id, v) => data.deployments.setAgentVersion(id, v) },
     });
     await this.ingest.start();
     this.retention = new RetentionJob({ repo: telemetry, clock: this.clock, log: this.log.child({ m: 'retention' }), days: { telemetry: c.retention.telemetryDays, events: c.retention.eventsDays, plays: c.retention.playsDays } });
@@ -183,8 +203,10 @@ export class Controller {
       validityMs: c.manifests.validityDays * 86_400_000, renewBeforeMs: c.manifests.renewBeforeDays * 86_400_000, debounceMs: c.manifests.debounceMs,
       // rootVersion tells devices a rotated root is out (they fetch it before the manifest signed by the new key).
       notify: (deviceId, version) => bus.publish(topics.down(deviceId, 'notify'), JSON.stringify({ version, at: this.clock.now(), rootVersion: this.keys?.rootMeta.version ?? 1 }), { qos: 1 }),
+      agentUpdates: () => rollout.agentUpdates(),
     });
     this.compiler.start();
+    rollout.start();
 
     const tts = new TtsService({
       provider: c.tts.url
@@ -198,7 +220,7 @@ export class Controller {
       trust: { chain: () => this.keys?.chain ?? [], reload: (by) => this.reloadTrust(by) },
       disconnectDevice: (id) => { this.broker?.disconnect(id); },
       emergency: { signer: () => this.emergencyKey, publish: (ids, body) => fanOut(bus, ids, body) },
-      tts, events,
+      tts, events, releases, rollout,
       commands: {
         signer: () => this.commandKey ?? (this.commandKey = commandSigner(keys.scheduleKeyPem)),
         publish: (deviceId, body) => bus.publish(topics.down(deviceId, 'cmd'), body, { qos: 1 }),
@@ -299,6 +321,7 @@ export class Controller {
     this.capFeedPoller = null;
     this.events?.stop(); // open event streams would otherwise hold the HTTP server open
     await this.http?.close();
+    this.rollout?.stop();
     await this.compiler?.stop();
     this.retention?.stop();
     await this.ingest?.stop();

@@ -11,6 +11,7 @@ import { registerRelease } from './cli/release.js';
 import { registerSelftest } from './cli/selftest.js';
 import { registerSim } from './cli/sim.js';
 import { registerToken } from './cli/token.js';
+import { registerReleaseUpload } from './cli/release-upload.js';
 
 const program = new Command('loa')
   .description('loaphuong: open, secure, offline-first IP loudspeakers and public e-boards for grassroots information')
@@ -29,6 +30,7 @@ registerSelftest(program);
 registerSim(program);
 registerToken(program);
 registerDevice(program);
+registerReleaseUpload(program); // issue 11: adds `upload` to `loa release` (after the group's build/sign, when present)
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (isLoaError(e)) {

@@ -204,6 +204,15 @@ export const ERRORS = {
   LOA_ERR_STORE_SNAPSHOT: { en: 'A copy of the manifest, trust root or event counter kept outside the database cannot be read', vi: 'Không đọc được bản sao lịch phát, khóa gốc hoặc bộ đếm sự kiện lưu ngoài cơ sở dữ liệu' },
   LOA_ERR_MEDIA_STORED_CORRUPT: { en: 'A stored media file no longer matches its sha256 (cut short or altered on disk); it is fetched again', vi: 'Tệp âm thanh đã lưu không còn khớp mã băm (bị cắt ngắn hoặc bị sửa trên đĩa); sẽ tải lại' },
   LOA_ERR_DISK_FULL: { en: 'The disk of the data folder is full', vi: 'Ổ đĩa của thư mục dữ liệu đã đầy' },
+  LOA_ERR_RELEASE_EXISTS: { en: 'Another release file is already stored for this version and architecture', vi: 'Đã có tệp khác cho phiên bản và kiến trúc này' },
+  LOA_ERR_RELEASE_NOT_FOUND: { en: 'No such release', vi: 'Không có bản phát hành này' },
+  LOA_ERR_RELEASE_IN_USE: { en: 'The release is used by a deployment', vi: 'Bản phát hành đang được dùng trong một đợt cập nhật' },
+  LOA_ERR_DEPLOYMENT_NOT_FOUND: { en: 'No such deployment', vi: 'Không có đợt cập nhật này' },
+  LOA_ERR_DEPLOYMENT_TARGET: { en: 'The deployment targets no eligible device, or its waves are not valid', vi: 'Đợt cập nhật không có thiết bị phù hợp, hoặc các lượt không hợp lệ' },
+  LOA_ERR_DEPLOYMENT_CONFLICT: { en: 'A targeted device is already in a running deployment', vi: 'Một thiết bị đã nằm trong đợt cập nhật đang chạy' },
+  LOA_ERR_DEPLOYMENT_STATE: { en: 'The deployment is not in a state that allows this', vi: 'Đợt cập nhật đang ở trạng thái không cho phép thao tác này' },
+  LOA_ERR_DEPLOYMENT_HALTED: { en: 'The rollout stopped: too many devices failed in a wave', vi: 'Đợt cập nhật đã dừng: quá nhiều thiết bị lỗi trong một lượt' },
+  LOA_ERR_DEPLOYMENT_TIMEOUT: { en: 'The device did not report a healthy update within the wave timeout', vi: 'Thiết bị không báo cập nhật thành công trong thời hạn của lượt' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -15,6 +15,8 @@ export const PERMISSIONS = [
   'trust.reload',
   // issue 6: emergency orders (send, approve and cancel: admin and operator; read: every role)
   'emergency.read', 'emergency.send',
+  // issue 11: agent releases and staged rollouts (admin only; deployments only over devices in the admin's subtree)
+  'release.manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -2,12 +2,14 @@ import type { Db } from '../../agent/store/db.js';
 import { ApiTokensRepo } from './api-tokens.js';
 import { AuditRepo } from './audit.js';
 import { CommandsRepo } from './commands.js';
+import { DeploymentsRepo } from './deployments.js';
 import { DevicesRepo } from './devices.js';
 import { EmergencyRepo } from './emergency.js';
 import { ManifestsRepo } from './manifests.js';
 import { MediaRepo } from './media.js';
 import { PairingRepo } from './pairing.js';
 import { ProgramsRepo } from './programs.js';
+import { ReleasesRepo } from './releases.js';
 import { SchedulesRepo } from './schedules.js';
 import { UsersRepo } from './users.js';
 import { ZonesRepo } from './zones.js';
@@ -29,6 +31,8 @@ export class DataLayer {
   readonly emergency: EmergencyRepo;
   readonly apiTokens: ApiTokensRepo;
   readonly commands: CommandsRepo;
+  readonly releases: ReleasesRepo;
+  readonly deployments: DeploymentsRepo;
 
   constructor(readonly db: Db) {
     this.zones = new ZonesRepo(db);
@@ -43,6 +47,8 @@ export class DataLayer {
     this.emergency = new EmergencyRepo(db);
     this.apiTokens = new ApiTokensRepo(db);
     this.commands = new CommandsRepo(db);
+    this.releases = new ReleasesRepo(db);
+    this.deployments = new DeploymentsRepo(db);
   }
 
   /** Runs `fn` in one transaction: all of it is stored, or none of it. */

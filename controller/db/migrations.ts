@@ -386,4 +386,61 @@ export const CONTROLLER_MIGRATIONS: readonly string[] = [
   ALTER TABLE media ADD COLUMN width INTEGER;                      -- pixels, images and videos only
   ALTER TABLE media ADD COLUMN height INTEGER;
   `,
+  // 11: agent releases and staged rollouts (issue 11): content-addressed release artifacts with their signed
+  // metadata, deployments in waves, and each targeted device's progress (folded from its update.state events)
+  `
+  CREATE TABLE releases (
+    sha256 TEXT PRIMARY KEY,          -- of the .tar.gz; the file is <dataDir>/releases/<sha256>
+    version TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,      -- the signed createdAt
+    uploaded_at INTEGER NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    envelope TEXT NOT NULL,           -- the signed metadata (SignedRelease JSON), verbatim as uploaded
+    UNIQUE (version, arch)
+  );
+  CREATE TABLE deployments (
+    id TEXT PRIMARY KEY,
+    release_sha256 TEXT NOT NULL REFERENCES releases(sha256),
+    zone_id TEXT NOT NULL REFERENCES zones(id), -- the nearest zone holding every target: RBAC of the deployment
+    target TEXT NOT NULL,             -- JSON {zoneIds, deviceIds} as asked
+    state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'halted', 'completed', 'aborted')),
+    current_wave INTEGER NOT NULL,
+    max_failures INTEGER NOT NULL,
+    wave_timeout_sec INTEGER NOT NULL,
+    health_window_sec INTEGER NOT NULL,
+    windows TEXT,                     -- JSON MaintenanceWindow[] or NULL
+    allow_downgrade INTEGER NOT NULL,
+    halt_reason TEXT,                 -- JSON {code, message, failures}
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX deployments_state ON deployments(state);
+  CREATE TABLE deployment_waves (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id),
+    idx INTEGER NOT NULL,
+    percent INTEGER NOT NULL,
+    device_count INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'cancelled')),
+    started_at INTEGER,
+    ended_at INTEGER,
+    PRIMARY KEY (deployment_id, idx)
+  ) WITHOUT ROWID;
+  CREATE TABLE deployment_devices (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id),
+    device_id TEXT NOT NULL,
+    wave INTEGER NOT NULL,
+    state TEXT NOT NULL,              -- pending | waiting | an update.state | timeout
+    version TEXT,                     -- the agent version last seen on the device
+    reason TEXT,
+    message TEXT,
+    offered INTEGER NOT NULL DEFAULT 0, -- 1 while its manifest carries this deployment's agentUpdate (one row per device at most)
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (deployment_id, device_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX deployment_devices_device ON deployment_devices(device_id);
+  CREATE INDEX deployment_devices_offered ON deployment_devices(device_id) WHERE offered = 1;
+  `,
 ];

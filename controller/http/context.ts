@@ -18,6 +18,8 @@ import type { EmergencySigner, FanOutResult } from '../emergency/signer.js';
 import type { TtsService } from '../tts/service.js';
 import type { EventHub } from '../telemetry/hub.js';
 import type { CommandSigner } from '../commands/signer.js';
+import type { ReleaseStore } from '../releases/store.js';
+import type { RolloutService } from '../releases/rollout.js';
 
 export interface TrustAccess {
   /** Every signed root version, oldest first. */
@@ -82,6 +84,10 @@ export interface AppContext {
   tts: Pick<TtsService, 'speak'>;
   /** The live event stream's hub (contract A, issue 9): device statuses, device events, emergency progress. */
   events: EventHub;
+  /** Agent release artifacts (issue 11), content-addressed under <dataDir>/releases. */
+  releases: ReleaseStore;
+  /** Deployments of releases in waves (issue 11). */
+  rollout: RolloutService;
 }
 
 /** The signed-in user, or 401. */

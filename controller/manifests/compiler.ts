@@ -3,6 +3,7 @@ import { canonicalize, makeSigner, sha256Hex } from '../../shared/crypto.js';
 import { toLoaError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Manifest, MediaEntry, Program, ProgramItem, ScheduleEntry } from '../../shared/schemas/manifest.js';
+import type { AgentUpdate } from '../../shared/schemas/release.js';
 import type { DataLayer } from '../data/index.js';
 import type { CompileSnapshot, StoredManifest } from '../data/manifests.js';
 import { slideDurationMs, type ProgramItemInput } from '../data/programs.js';
@@ -18,6 +19,8 @@ export interface CompilerOptions {
   debounceMs: number;
   /** Tells a device that a new version exists (MQTT notify). Failures are logged; devices also poll. */
   notify: (deviceId: string, version: number) => Promise<void>;
+  /** The agent update each device is offered now (issue 11: staged rollouts); absent: none. */
+  agentUpdates?: () => ReadonlyMap<string, AgentUpdate>;
 }
 
 export interface CompileResult {
@@ -39,12 +42,12 @@ function groupKey(deviceId: string, zonePath: string, snap: CompileSnapshot): st
 
 /**
  * The RFC 8785 form of a Manifest, spliced from pre-canonicalised parts: the keys in code-point order
- * (_type, deviceId, expiresAt, issuedAt, media, programs, schedule, schemaVersion, timezone, version, zones), strings
+ * (_type, agentUpdate when given, deviceId, expiresAt, issuedAt, media, programs, schedule, schemaVersion, timezone, version, zones), strings
  * and integers as JSON.stringify writes them (which is what RFC 8785 specifies for them). A test checks it
  * equals canonicalize() of the same object. This is the compile hot path: 10,000 devices share ~400 contents.
  */
-export function canonicalManifest(h: { deviceId: string; version: number; issuedAt: string; expiresAt: string }, p: ContentParts): string {
-  return `{"_type":"manifest","deviceId":${JSON.stringify(h.deviceId)},"expiresAt":${JSON.stringify(h.expiresAt)},"issuedAt":${JSON.stringify(h.issuedAt)},`
+export function canonicalManifest(h: { deviceId: string; version: number; issuedAt: string; expiresAt: string }, p: ContentParts, agentUpdate?: string): string {
+  return `{"_type":"manifest",${agentUpdate === undefined ? '' : `"agentUpdate":${agentUpdate},`}"deviceId":${JSON.stringify(h.deviceId)},"expiresAt":${JSON.stringify(h.expiresAt)},"issuedAt":${JSON.stringify(h.issuedAt)},`
     + `"media":${p.media},"programs":${p.programs},"schedule":${p.schedule},"schemaVersion":1,"timezone":"Asia/Ho_Chi_Minh","version":${h.version},"zones":${p.zones}}`;
 }
 
@@ -182,6 +185,7 @@ export class ManifestCompiler {
     let unchanged = 0;
     // Devices of one cluster usually share their content: build, canonicalise and hash it once per group.
     const groups = new Map<string, ContentGroup>();
+    const updates = this.o.agentUpdates?.() ?? new Map<string, AgentUpdate>();
     for (const [id, dev] of snap.devices) {
       if (dev.revoked) continue;
       const key = groupKey(id, dev.zonePath, snap);
@@ -194,16 +198,20 @@ export class ManifestCompiler {
         g = { parts, hash: sha256Hex(`{"media":${parts.media},"programs":${parts.programs},"schedule":${parts.schedule},"zones":${zones}}`) };
         groups.set(key, g);
       }
+      // A device's agentUpdate (issue 11) is its own: it joins the group's content in the hash.
+      const au = updates.get(id);
+      const auJson = au ? canonicalize(au) : undefined;
+      const hash = auJson === undefined ? g.hash : sha256Hex(`${g.hash}\n${auJson}`);
       const prev = this.o.data.manifests.get(id);
-      if (prev && prev.contentHash === g.hash && !force.has(id)) {
+      if (prev && prev.contentHash === hash && !force.has(id)) {
         unchanged++;
         continue;
       }
       const version = Math.max((prev?.version ?? 0) + 1, Math.floor(now / 1000));
       const expiresAt = now + this.o.validityMs;
-      const signed = canonicalManifest({ deviceId: id, version, issuedAt: iso(now), expiresAt: iso(expiresAt) }, g.parts);
+      const signed = canonicalManifest({ deviceId: id, version, issuedAt: iso(now), expiresAt: iso(expiresAt) }, g.parts, auJson);
       const body = signer.signCanonical(signed);
-      out.push({ deviceId: id, version, etag: `"${version}-${g.hash.slice(0, 16)}"`, contentHash: g.hash, body, compiledAt: now, expiresAt });
+      out.push({ deviceId: id, version, etag: `"${version}-${hash.slice(0, 16)}"`, contentHash: hash, body, compiledAt: now, expiresAt });
     }
     this.o.data.manifests.putAll(out);
     const ms = performance.now() - t0;

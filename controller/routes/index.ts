@@ -22,6 +22,8 @@ import { registerApiTokens } from './api-tokens.js';
 import { registerEventsStream } from './events-stream.js';
 import { registerTts } from './tts.js';
 import { registerWeb } from '../web/index.js';
+import { registerReleases } from './releases.js';
+import { registerDeployments } from './deployments.js';
 
 export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerSystem(app, ctx);
@@ -46,5 +48,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   // issue 8: board screenshots (contract D) and the public emergency feed
   registerScreenshots(app, ctx);
   registerPublicFeed(app, ctx);
+  registerReleases(app, ctx); // issue 11: agent releases and staged rollouts
+  registerDeployments(app, ctx);
   registerWeb(app, ctx); // issue 7: the dashboard, its API and the CSRF check
 }

@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../../shared/log.js';
 import { CommandAck } from '../../shared/schemas/command.js';
 import { EmergencyAck } from '../../shared/schemas/emergency.js';
 import type { DeviceEvent } from '../../shared/schemas/events.js';
+import { UpdateStateData } from '../../shared/schemas/release.js';
 import { topics } from '../../shared/topics.js';
 import { checker } from '../../shared/validate.js';
 import type { Bus, Unsubscribe } from '../broker/bus.js';
@@ -37,6 +38,8 @@ export interface TelemetryIngestOptions {
   acks?: { foldAck(deviceId: string, ack: EmergencyAck, receivedAt: number): AckFold };
   /** Where `command.ack` events are folded, in the same transaction (issue 7, device commands). */
   commandAcks?: { foldAck(deviceId: string, ack: CommandAck, receivedAt: number): string };
+  /** Where `update.state` events and the statuses' agentVersion are folded, in the same transaction (issue 11). */
+  updates?: { foldUpdate(deviceId: string, s: UpdateStateData, receivedAt: number): string; setAgentVersion(deviceId: string, version: string): void };
 }
 
 export interface FlushStats {
@@ -67,6 +70,7 @@ export interface IngestCounters {
 type Result = 'stored' | 'duplicate' | 'malformed' | 'mismatched' | 'unknown_device' | 'dropped' | 'failed';
 const ackCheck = checker(EmergencyAck, 'LOA_ERR_MQTT_PAYLOAD');
 const commandAckCheck = checker(CommandAck, 'LOA_ERR_MQTT_PAYLOAD');
+const updateCheck = checker(UpdateStateData, 'LOA_ERR_MQTT_PAYLOAD');
 const KIND_LABEL = { status: 'status', telemetry: 'telemetry', event: 'events' } as const;
 interface Fresh {
   event: DeviceEvent;
@@ -245,7 +249,9 @@ export class TelemetryIngest {
     stats.ms = performance.now() - t0;
     for (const [k, n] of tally) {
       const [kind, result] = k.split('|') as [string, string];
-      if (kind === 'cmdack') {
+      if (kind === 'update') {
+        this.log.debug({ result, n }, 'update.state reports folded');
+      } else if (kind === 'cmdack') {
         this.metrics?.commandAcks.inc({ result }, n);
       } else if (kind === 'ack') {
         this.metrics?.acks.inc({ result }, n);
@@ -349,6 +355,7 @@ export class TelemetryIngest {
           const s = item.status;
           repo.applyStatus(id, s.online, s.at, s.manifestVersion ?? null, item.receivedAt);
           statuses.push({ deviceId: id, online: s.online, at: s.at });
+          if (s.agentVersion && this.options.updates) this.options.updates.setAgentVersion(id, s.agentVersion);
           m.appliedVersion = Math.max(m.appliedVersion, s.manifestVersion ?? 0);
           stats.stored++;
           bump(tally, 'status', 'stored');
@@ -385,6 +392,10 @@ export class TelemetryIngest {
           if (e.type === 'command.ack' && this.options.commandAcks) {
             const r = commandAckCheck.is(e.data) ? this.options.commandAcks.foldAck(id, e.data, item.receivedAt) : 'malformed';
             tally.set(`cmdack|${r}`, (tally.get(`cmdack|${r}`) ?? 0) + 1);
+          }
+          if (e.type === 'update.state' && this.options.updates) {
+            const r = updateCheck.is(e.data) ? this.options.updates.foldUpdate(id, e.data, item.receivedAt) : 'malformed';
+            tally.set(`update|${r}`, (tally.get(`update|${r}`) ?? 0) + 1);
           }
           break;
         }

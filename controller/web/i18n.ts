@@ -89,6 +89,19 @@ const STRINGS = {
   role: ['Vai trò', 'Role'], roles: ['Vai trò theo địa bàn', 'Roles by zone'], displayName: ['Họ tên', 'Display name'], disabled: ['Đã khóa', 'Disabled'], newUser: ['Người dùng mới', 'New user'],
   'role.admin': ['Quản trị', 'Admin'], 'role.operator': ['Biên tập, vận hành', 'Operator'], 'role.technician': ['Kỹ thuật', 'Technician'], 'role.viewer': ['Xem', 'Viewer'],
   canApprove: ['Được duyệt', 'May approve'], addRole: ['Thêm vai trò', 'Add role'], removeRole: ['Bỏ vai trò', 'Remove role'], lock: ['Khóa', 'Lock'], unlock: ['Mở khóa', 'Unlock'], actor: ['Người thực hiện', 'Actor'], action: ['Hành động', 'Action'], target: ['Đối tượng', 'Target'], older: ['Cũ hơn', 'Older'],
+  // issue 11: software updates (agent releases and staged rollouts)
+  'page.updates': ['Cập nhật phần mềm', 'Software updates'], releases: ['Bản phát hành', 'Releases'], deployments: ['Các đợt cập nhật', 'Deployments'],
+  version: ['Phiên bản', 'Version'], arch: ['Kiến trúc', 'Architecture'], size: ['Dung lượng', 'Size'], uploadedAt: ['Tải lên lúc', 'Uploaded'],
+  wave: ['Lượt', 'Wave'], waveLine: ['Lượt {n} ({p}%): {count} thiết bị — {state}', 'Wave {n} ({p}%): {count} devices — {state}'], reason: ['Lý do', 'Reason'], message: ['Diễn giải', 'Message'],
+  device: ['Thiết bị', 'Device'], updatedAt: ['Cập nhật lúc', 'Updated'], pause: ['Tạm dừng', 'Pause'], resume: ['Tiếp tục', 'Resume'], abort: ['Hủy đợt', 'Abort'],
+  abortConfirm: ['Hủy đợt cập nhật này? Thiết bị chưa chuyển phiên bản sẽ không cài nữa.', 'Abort this deployment? Devices that have not switched will not install it.'],
+  noReleases: ['Chưa có bản phát hành. Dùng lệnh loa release upload.', 'No release yet. Use loa release upload.'], noDeployments: ['Chưa có đợt cập nhật nào.', 'No deployment yet.'],
+  haltReason: ['Lý do dừng', 'Why it stopped'],
+  'dep.running': ['Đang triển khai', 'Running'], 'dep.paused': ['Tạm dừng', 'Paused'], 'dep.halted': ['Đã dừng do lỗi', 'Halted'], 'dep.completed': ['Hoàn tất', 'Completed'], 'dep.aborted': ['Đã hủy', 'Aborted'],
+  'wave.pending': ['chờ', 'pending'], 'wave.running': ['đang chạy', 'running'], 'wave.done': ['xong', 'done'], 'wave.failed': ['lỗi', 'failed'], 'wave.cancelled': ['đã hủy', 'cancelled'],
+  'upd.pending': ['Chờ lượt', 'Waiting for its wave'], 'upd.waiting': ['Đã gửi, chờ thiết bị', 'Offered'], 'upd.deferred': ['Hoãn (ngoài giờ bảo trì hoặc đang phát)', 'Deferred'],
+  'upd.downloading': ['Đang tải', 'Downloading'], 'upd.downloaded': ['Đã tải', 'Downloaded'], 'upd.installing': ['Đang cài', 'Installing'], 'upd.switched': ['Đã chuyển, đang kiểm tra', 'Switched, checking health'],
+  'upd.healthy': ['Hoạt động tốt', 'Healthy'], 'upd.failed': ['Lỗi', 'Failed'], 'upd.rolled-back': ['Đã quay lại bản cũ', 'Rolled back'], 'upd.rejected': ['Thiết bị từ chối', 'Rejected'], 'upd.timeout': ['Quá hạn', 'Timed out'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type Lang = 'vi' | 'en';

@@ -23,6 +23,8 @@ export const PAGES: readonly PageDef[] = [
   { url: '/reports', module: 'reports', title: 'page.reports', nav: 'report.read' },
   { url: '/users', module: 'users', title: 'page.users', nav: 'user.read' },
   { url: '/audit', module: 'audit', title: 'page.audit', nav: 'audit.read' },
+  // issue 11: agent releases and staged rollouts (admins)
+  { url: '/updates', module: 'updates', title: 'page.updates', nav: 'release.manage' },
 ];
 
 /** HTML-escapes text for element content and quoted attribute values. */

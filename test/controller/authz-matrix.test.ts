@@ -10,6 +10,8 @@ import { toneWav } from '../../shared/wav.js';
 import { ApiClient } from '../../scripts/lib/api-client.js';
 import { startTestController, type TestController } from '../support/controller.js';
 import { recordFigures } from '../reliability/support/mode.js';
+import { addReleaseRole, makeRelease, releaseForm } from './releases/rig.js';
+import type { KeyPair } from '../../shared/crypto.js';
 
 /**
  * The authorization matrix (issue 4): every route × every role × in-zone and out-of-zone. Each user holds one
@@ -33,7 +35,7 @@ const PERMLESS = new Set(['POST /api/v1/auth/logout', 'GET /api/v1/auth/me']);
 // The specification, written out independently of controller/auth/policy.ts so that a change there shows here.
 const READ: Permission[] = ['zone.read', 'device.read', 'media.read', 'program.read', 'schedule.read', 'report.read', 'emergency.read'];
 const EXPECTED: Record<string, readonly Permission[]> = {
-  admin: [...READ, 'zone.write', 'user.read', 'user.write', 'device.write', 'media.write', 'program.write', 'schedule.write', 'approve', 'audit.read', 'emergency.send'],
+  admin: [...READ, 'zone.write', 'user.read', 'user.write', 'device.write', 'media.write', 'program.write', 'schedule.write', 'approve', 'audit.read', 'emergency.send', 'release.manage'],
   approver: [...READ, 'media.write', 'program.write', 'schedule.write', 'approve', 'emergency.send'],
   operator: [...READ, 'media.write', 'program.write', 'schedule.write', 'emergency.send'],
   technician: [...READ, 'device.write'],
@@ -50,8 +52,11 @@ describe('authorization matrix', () => {
   let pairings = 0;
   const uniq = (p: string): string => `${p}${++n}`;
 
+  let releaseKey: KeyPair;
+  let releases = 0;
+
   before(async () => {
-    t = await startTestController();
+    t = await startTestController({}, { keys: (dir) => { releaseKey = addReleaseRole(dir); } });
     const d = t.controller.data;
     const now = Date.now();
     for (const z of ['X1', 'X2'] as const) {
@@ -131,6 +136,24 @@ describe('authorization matrix', () => {
       const now = Date.now();
       const c = t.controller.data.commands.create({ id: uniq('cmd-'), deviceId, zoneId: `${s}-C1`, type: 'relay_check', params: {}, seq: t.controller.data.commands.nextSeq(now), expiresAt: now + 300_000, createdBy: 'x', signedBody: '{}' }, now);
       return { deviceId, id: c.id };
+    },
+    /** A release row (issue 11), its signed metadata as uploaded; no file is needed for these probes. */
+    release: (): string => {
+      const r = makeRelease(releaseKey, `2.0.${++releases}`, { size: 64 });
+      const m = r.signed.signed;
+      t.controller.data.releases.insert({ sha256: m.sha256, version: m.version, arch: m.arch, size: m.size, createdAt: Date.now(), uploadedAt: Date.now(), uploadedBy: 'x' }, JSON.stringify(r.signed));
+      return m.sha256;
+    },
+    /** A deployment of a fresh release to one live device of the side (wave 1 not started). */
+    deployment: (s: Side, state: 'running' | 'paused' = 'running'): string => {
+      const d = t.controller.data;
+      const id = uniq(`dep-${s}-`);
+      d.deployments.create({
+        id, releaseSha256: mk.release(), zoneId: `${s}-C1`, target: { zoneIds: [`${s}-C1`], deviceIds: [] }, maxFailures: 0, waveTimeoutSec: 600, healthWindowSec: 120,
+        windows: null, allowDowngrade: false, createdBy: 'x', waves: [{ percent: 100, deviceIds: [mk.liveDevice(s)] }],
+      }, new Map(), Date.now());
+      if (state !== 'running') d.deployments.setState(id, state, Date.now());
+      return id;
     },
     user: (s: Side): string => {
       const id = uniq('usr-');
@@ -246,6 +269,21 @@ describe('authorization matrix', () => {
       const c = mk.command(s);
       return { method: 'GET', url: `/api/v1/devices/${c.deviceId}/commands/${c.id}` };
     },
+    // issue 11: agent releases (release.manage, admins; releases have no zone) and deployments (in the targets' zone)
+    'POST /api/v1/releases': (s) => {
+      if (s === 'X2') return null;
+      const r = makeRelease(releaseKey, `3.0.${++releases}`, { size: 64 });
+      return { method: 'POST', url: '/api/v1/releases', form: releaseForm(r.signed, r.bytes) };
+    },
+    'GET /api/v1/releases': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/releases' } : null),
+    'GET /api/v1/releases/:sha256': (s) => (s === 'X1' ? { method: 'GET', url: `/api/v1/releases/${mk.release()}` } : null),
+    'DELETE /api/v1/releases/:sha256': (s) => (s === 'X1' ? { method: 'DELETE', url: `/api/v1/releases/${mk.release()}` } : null),
+    'POST /api/v1/deployments': (s) => ({ method: 'POST', url: '/api/v1/deployments', body: { releaseSha256: mk.release(), target: { deviceIds: [mk.liveDevice(s)] } } }),
+    'GET /api/v1/deployments': (s) => (s === 'X1' ? { method: 'GET', url: '/api/v1/deployments' } : null),
+    'GET /api/v1/deployments/:id': (s) => ({ method: 'GET', url: `/api/v1/deployments/${mk.deployment(s)}` }),
+    'POST /api/v1/deployments/:id/pause': (s) => ({ method: 'POST', url: `/api/v1/deployments/${mk.deployment(s)}/pause`, body: {} }),
+    'POST /api/v1/deployments/:id/resume': (s) => ({ method: 'POST', url: `/api/v1/deployments/${mk.deployment(s, 'paused')}/resume`, body: {} }),
+    'POST /api/v1/deployments/:id/abort': (s) => ({ method: 'POST', url: `/api/v1/deployments/${mk.deployment(s)}/abort`, body: {} }),
     // issue 7: the dashboard's API (overview, KPI report and its exports, health series)
     'GET /api/v1/reports/overview': (s) => ({ method: 'GET', url: `/api/v1/reports/overview?zoneId=${s}` }),
     'GET /api/v1/reports/kpi': (s) => ({ method: 'GET', url: `/api/v1/reports/kpi?zoneId=${s}&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z&format=csv` }),

@@ -124,7 +124,9 @@ describe('dashboard in a browser, with a real controller and receiver', { skip: 
     await eventually(async () => (await shown()).roles.length === 1, 10_000, 'the first grant removed');
     assert.deepEqual((await shown()).roles.map((r) => [r.role, r.zoneId, r.canApprove]), [['operator', 'X02', true]]);
     await ready(page);
-    await page.click(`${row} button[data-action=toggle-disabled]`);
+    // The page reloads after the change: wait for that, or the next test's navigation races the reload.
+    await Promise.all([page.waitForEvent('load'), page.click(`${row} button[data-action=toggle-disabled]`)]);
+    await ready(page);
     await eventually(async () => (await shown()).disabled, 10_000, 'the account locked');
   });
 

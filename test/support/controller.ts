@@ -21,9 +21,10 @@ export interface TestController {
 }
 
 /** A real controller on random ports (HTTP + embedded MQTT), with keys, a province T01 and its admin. */
-export async function startTestController(overrides: Record<string, unknown> = {}, opts: { clock?: Clock } = {}): Promise<TestController> {
+export async function startTestController(overrides: Record<string, unknown> = {}, opts: { clock?: Clock; /** Changes the keys folder before the controller reads it. */ keys?: (keysDir: string) => void } = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), 'loa-ctl-'));
   initKeys(join(dir, 'keys'), 1, 1, 1);
+  opts.keys?.(join(dir, 'keys'));
   await createAdmin(join(dir, 'data'), { ...ADMIN, provinceId: 'T01', provinceName: 'Tỉnh Thử Nghiệm' });
   const config: ControllerConfig = loadConfig(undefined, {}, {
     dataDir: join(dir, 'data'), keysDir: join(dir, 'keys'), logLevel: 'silent',

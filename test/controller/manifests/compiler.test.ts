@@ -61,6 +61,10 @@ describe('manifest compiler', () => {
     const zones = ['T01', 'X1', 'X1-C1'];
     const spliced = canonicalManifest(h, { media: canonicalize(content.media), programs: canonicalize(content.programs), schedule: canonicalize(content.schedule), zones: canonicalize(zones) });
     assert.equal(spliced, canonicalize({ _type: 'manifest', schemaVersion: 1, timezone: 'Asia/Ho_Chi_Minh', ...h, ...content, zones }));
+    // issue 11: a device's agentUpdate goes second in code-point order ('_type' < 'agentUpdate' < 'deviceId').
+    const agentUpdate = { deploymentId: 'dep-1', url: 'releases/' + 'c'.repeat(64), healthWindowSec: 120, release: { signed: { version: '1.2.0' }, signatures: [] } };
+    const withUpdate = canonicalManifest(h, { media: canonicalize(content.media), programs: canonicalize(content.programs), schedule: canonicalize(content.schedule), zones: canonicalize(zones) }, canonicalize(agentUpdate));
+    assert.equal(withUpdate, canonicalize({ _type: 'manifest', schemaVersion: 1, timezone: 'Asia/Ho_Chi_Minh', ...h, ...content, zones, agentUpdate }));
   });
 
   it('signs a manifest per device that the agent accepts, with only approved schedules of its zone chain', async () => {
