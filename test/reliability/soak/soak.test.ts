@@ -76,10 +76,16 @@ test(`soak: ${DEVICES} simulated receivers for ${DURATION_MS / 60_000} min again
   let sampler: ProcessSampler | null = null;
   let workload: Workload | null = null;
   const note = (s: string): void => t.diagnostic(s);
+  let ctlLog = '';
+  let ctlExit: string | null = null;
   try {
     const ctl = await startControllerProcess(dir, PASSWORD, { LOA_GC_SIGNAL: '1' });
     children.push(ctl.child);
     const pid = ctl.child.pid!;
+    // If the controller dies, say how, with the end of its log (warnings and errors), instead of a bare ECONNREFUSED.
+    ctl.child.stderr?.on('data', (d: Buffer) => { ctlLog = (ctlLog + d.toString()).slice(-6000); });
+    ctl.child.once('exit', (code, signal) => { ctlExit = `controller exited (${signal ?? `code ${code}`}); last log:\n${ctlLog}`; });
+    const alive = (): void => assert.equal(ctlExit, null, ctlExit ?? '');
     const dbFile = join(dir, 'controller', 'controller.db');
     workload = new Workload({
       api: ctl.api, dir, commune: 'X01', cluster: CLUSTER,
@@ -112,6 +118,7 @@ test(`soak: ${DEVICES} simulated receivers for ${DURATION_MS / 60_000} min again
     /** The soak's clock: waits (in steps of at most a minute, noting progress) until `ms` into the traffic. */
     const until = async (ms: number): Promise<void> => {
       while (s.now() < ms) {
+        alive();
         await sleep(Math.min(60_000, ms - s.now()));
         const f = fleet.totals();
         const last = s.samples.at(-1);
@@ -120,10 +127,12 @@ test(`soak: ${DEVICES} simulated receivers for ${DURATION_MS / 60_000} min again
       }
     };
     await until(WARMUP_MS);
+    alive();
     const baselineFromMs = await sampler.fullGc();
     await until(DURATION_MS - WINDOW_MS);
     const finalFromMs = await sampler.fullGc();
     await until(DURATION_MS);
+    alive();
     sampler.stop();
     const WINDOWS = { baselineFromMs, finalFromMs, windowMs: WINDOW_MS };
     await workload.stop();
@@ -190,6 +199,9 @@ test(`soak: ${DEVICES} simulated receivers for ${DURATION_MS / 60_000} min again
     });
     assert.deepEqual(v.failures, [], `resources stay flat (baseline ${JSON.stringify(v.baseline)}, final ${JSON.stringify(v.final)})`);
     assert.ok(sampler.misses.length <= 1, `the controller answered /metrics within 5 s (missed: ${sampler.misses.join('; ')})`);
+  } catch (e) {
+    // A dead controller explains itself (exit signal or code, last log lines) better than the call that found it.
+    throw ctlExit ? new Error(ctlExit, { cause: e }) : e;
   } finally {
     sampler?.stop();
     sse?.close();
