@@ -89,7 +89,9 @@ test(`soak: ${DEVICES} simulated receivers for ${DURATION_MS / 60_000} min again
     const dbFile = join(dir, 'controller', 'controller.db');
     workload = new Workload({
       api: ctl.api, dir, commune: 'X01', cluster: CLUSTER,
-      scheduleEveryMs: pick(20_000, 60_000), emergencyEveryMs: pick(30_000, 120_000), readEveryMs: pick(3000, 5000), reportEvery: pick(5, 6),
+      // A scaled run (LOA_SOAK_MINUTES) still sees several edits and orders.
+      scheduleEveryMs: Math.min(pick(20_000, 60_000), DURATION_MS / 6), emergencyEveryMs: Math.min(pick(30_000, 120_000), DURATION_MS / 4),
+      readEveryMs: pick(3000, 5000), reportEvery: pick(5, 6),
     });
     await workload.setup();
 
