@@ -13,6 +13,7 @@ import type { Limiter } from './limiter.js';
 import type { AckReport, PingReport, SimDeviceSpec } from './protocol.js';
 import { SimCommands } from './commands.js';
 import { ReplaySet } from './replay.js';
+import { DeviceTraffic, type TrafficHooks, type TrafficSpec } from './traffic.js';
 
 export type SimConnectFn = (url: string, options: IClientOptions) => MqttClient;
 
@@ -28,6 +29,8 @@ export interface SimDeviceHooks {
   ping?(r: PingReport): void;
   notify?(): void;
   error?(code: string, message: string): void;
+  /** Everyday traffic (./traffic.ts), when `traffic` is set. */
+  traffic?: TrafficHooks;
 }
 
 export interface SimDeviceOptions {
@@ -53,6 +56,10 @@ export interface SimDeviceOptions {
    * reused by a later run (same keys, `loa sim --state`) keeps sending seqs the controller has not stored yet.
    */
   seqBase?: number;
+  /** Periodic telemetry, proof-of-play and manifest fetches on notify (soak runs); default none. */
+  traffic?: TrafficSpec;
+  /** Manifest fetches in flight, shared by the devices of a worker. */
+  fetchLimiter?: Limiter;
 }
 
 export const SIM_AGENT_VERSION = 'loa-sim/0.1.0';
@@ -100,6 +107,7 @@ export class SimDevice {
   private readonly statusTopic: string;
   private readonly telemetryTopic: string;
   private readonly commands: SimCommands;
+  private readonly traffic: DeviceTraffic | null;
 
   constructor(private readonly o: SimDeviceOptions) {
     this.id = o.spec.id;
@@ -112,6 +120,17 @@ export class SimDevice {
       deviceId: this.id, root: o.root, now: () => this.now(), ack: (data) => this.publishEvent('command.ack', data),
       error: (code, message) => this.o.hooks?.error?.(code, message),
     });
+    this.traffic = o.traffic ? new DeviceTraffic({
+      spec: o.traffic, hooks: o.hooks?.traffic, ...(o.fetchLimiter ? { fetchLimiter: o.fetchLimiter } : {}), ...(o.random ? { random: o.random } : {}),
+      host: {
+        id: this.id, privateKeyPem: o.spec.privateKeyPem, now: () => this.now(), connected: () => this.connected, unacked: () => this.pending.size,
+        publishEvent: (type, data) => this.publishEvent(type, data),
+        publishTelemetry: (body, done) => {
+          if (!this.conn?.up) return done(false);
+          this.conn.client.publish(this.telemetryTopic, body, { qos: 1 }, (err) => done(!err));
+        },
+      },
+    }) : null;
   }
 
   get connected(): boolean {
@@ -131,12 +150,24 @@ export class SimDevice {
   /** Connects in the background (through the limiter) and stays connected until `stop`. */
   start(): void {
     void this.attemptConnect();
+    this.traffic?.start();
+  }
+
+  /** Stops the everyday traffic (telemetry, plays, fetches) but stays connected, so queued events drain. */
+  quiet(): void {
+    this.traffic?.stop();
+  }
+
+  /** The manifest version fetched after notifies (0 without traffic). */
+  get manifestVersion(): number {
+    return this.traffic?.version ?? 0;
   }
 
   /** Publishes the offline status (when connected, at most `graceMs`), then disconnects and stops reconnecting. */
   async stop(graceMs = 1000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.traffic?.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     for (const p of this.playing.values()) for (const t of p.timers) clearTimeout(t);
@@ -248,7 +279,10 @@ export class SimDevice {
     try {
       if (kind === 'emergency') this.onEmergency(payload);
       else if (kind === 'cmd') this.onCmd(payload);
-      else this.o.hooks?.notify?.();
+      else {
+        this.o.hooks?.notify?.();
+        if (kind === 'notify') this.traffic?.onNotify(payload);
+      }
     } catch (e) {
       const err = toLoaError(e);
       this.o.hooks?.error?.(err.code, err.message);

@@ -6,6 +6,7 @@ import { LoaError } from '../../shared/errors.js';
 import type { EmergencyAck } from '../../shared/schemas/emergency.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
 import { currentFdLimits, planFds } from './fd-limit.js';
+import type { TrafficSpec } from './traffic.js';
 import { isFromWorker, type AckReport, type ErrorTally, type FromWorker, type PingReport, type SimDeviceSpec, type ToWorker, type WorkerCounts, type WorkerStart } from './protocol.js';
 
 export type AckState = EmergencyAck['state'];
@@ -30,6 +31,10 @@ export interface FleetOptions {
   workerPath?: string;
   /** How long a worker may take to start (default 20 s). */
   readyTimeoutMs?: number;
+  /** Everyday traffic of every device (soak runs): telemetry, proof-of-play, manifest fetches on notify. */
+  traffic?: TrafficSpec;
+  /** Manifest fetches in flight across the fleet (default 40). */
+  fetchConcurrency?: number;
 }
 
 export interface FleetTotals extends WorkerCounts {
@@ -69,7 +74,7 @@ interface Slot {
   stopped: boolean;
 }
 
-const emptyCounts = (devices: number): WorkerCounts => ({ devices, connected: 0, connectFailures: 0, drops: 0, notifies: 0, pings: 0, unacked: 0, cpuMs: 0 });
+const emptyCounts = (devices: number): WorkerCounts => ({ devices, connected: 0, connectFailures: 0, drops: 0, notifies: 0, pings: 0, unacked: 0, cpuMs: 0, telemetry: 0, plays: 0, fetches: 0, fetchFailures: 0 });
 
 /**
  * N simulated devices spread over W worker processes (child_process.fork of worker.js). The parent hands
@@ -152,6 +157,7 @@ export class SimFleet extends EventEmitter<FleetEvents> {
       ready.push(this.wire(slot, {
         kind: 'start', index, mqttUrl: this.o.mqttUrl, root: this.o.root, devices: [...slice], connectConcurrency: concurrency, playMs: this.o.playMs ?? null,
         reportMs: this.o.reportMs ?? 250, keepaliveS: this.o.keepaliveS ?? 60, status: this.o.status ?? true,
+        ...(this.o.traffic ? { traffic: this.o.traffic, fetchConcurrency: Math.max(1, Math.ceil((this.o.fetchConcurrency ?? 40) / slices.length)) } : {}),
       }));
     }
     try {
@@ -193,6 +199,11 @@ export class SimFleet extends EventEmitter<FleetEvents> {
       this.on('failure', onFailure);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** Stops the everyday traffic on every worker; the devices stay connected and their queued events drain. */
+  quiet(): void {
+    for (const s of this.slots) this.post(s, { kind: 'quiet' });
   }
 
   /** Asks every worker to disconnect its devices and exit; kills those still running after `timeoutMs`. */

@@ -9,6 +9,9 @@ export function connectedLine(t: FleetTotals): string {
   if (t.connectFailures) extra.push(`failed attempts ${n(t.connectFailures)}`);
   if (t.drops) extra.push(`drops ${n(t.drops)}`);
   if (t.unacked) extra.push(`acks awaiting PUBACK ${n(t.unacked)}`);
+  if (t.telemetry || t.plays || t.fetches || t.fetchFailures) {
+    extra.push(`telemetry ${n(t.telemetry)}`, `plays ${n(t.plays)}`, `manifest fetches ${n(t.fetches)}${t.fetchFailures ? ` (failed ${n(t.fetchFailures)})` : ''}`);
+  }
   return `connected ${n(t.connected)}/${n(t.devices)} · ${extra.join(' · ')}`;
 }
 

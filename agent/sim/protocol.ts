@@ -1,5 +1,6 @@
 import type { EmergencyAck } from '../../shared/schemas/emergency.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
+import type { TrafficSpec } from './traffic.js';
 
 /**
  * The IPC messages between `loa sim`'s parent process (the fleet) and its worker processes. Everything is
@@ -31,9 +32,14 @@ export interface WorkerStart {
   keepaliveS: number;
   /** Publish the retained online/offline status as the agent does (default true). */
   status: boolean;
+  /** Everyday traffic of every device (soak runs); absent = none. */
+  traffic?: TrafficSpec;
+  /** Manifest fetches this worker runs at once (default 20). */
+  fetchConcurrency?: number;
 }
 
-export type ToWorker = WorkerStart | { kind: 'stop' };
+/** `quiet`: stop the everyday traffic, stay connected (queued events drain). */
+export type ToWorker = WorkerStart | { kind: 'stop' } | { kind: 'quiet' };
 
 /** Counts of one worker, cumulative since it started. */
 export interface WorkerCounts {
@@ -49,6 +55,13 @@ export interface WorkerCounts {
   unacked: number;
   /** CPU time of the worker process (user + system, ms): what the simulated devices cost this machine. */
   cpuMs: number;
+  /** Telemetry samples the broker acknowledged (traffic). */
+  telemetry: number;
+  /** Play occurrences queued (a play.start and a play.end each; traffic). */
+  plays: number;
+  /** Manifest fetches that succeeded (200 or 304) and that failed (each retried). */
+  fetches: number;
+  fetchFailures: number;
 }
 
 /** One ack (or ping reply) a device published, with the device's wall-clock time. */
@@ -87,5 +100,5 @@ export function isFromWorker(m: unknown): m is FromWorker {
 export function isToWorker(m: unknown): m is ToWorker {
   if (typeof m !== 'object' || m === null) return false;
   const k = (m as { kind?: unknown }).kind;
-  return k === 'stop' || (k === 'start' && Array.isArray((m as { devices?: unknown }).devices));
+  return k === 'stop' || k === 'quiet' || (k === 'start' && Array.isArray((m as { devices?: unknown }).devices));
 }

@@ -7,6 +7,7 @@ import { SimFleet, type FleetTotals } from './fleet.js';
 import { checkPrefix, identitiesFor, loadState, saveState, type SimIdentity, type SimState } from './identities.js';
 import { connectedLine, errorsLine, mergeErrors, orderLine } from './progress.js';
 import type { ErrorTally } from './protocol.js';
+import type { TrafficSpec } from './traffic.js';
 
 export interface SimRunOptions {
   /** Controller base URL (HTTP API). */
@@ -31,6 +32,8 @@ export interface SimRunOptions {
   /** Progress line period (default 1 s). */
   progressMs?: number;
   workerOutput?: 'inherit' | 'ignore';
+  /** Everyday traffic (soak runs): telemetry every `telemetryMs`, a play every `playEveryMs`, manifest fetches on notify when `fetchManifests`. */
+  traffic?: { telemetryMs?: number | null; playEveryMs?: number | null; fetchManifests?: boolean };
 }
 
 export interface SimIo {
@@ -55,6 +58,12 @@ export interface SimSummary {
   connectedAtStop: number;
   connectFailures: number;
   drops: number;
+  /** Everyday traffic (zero without it): telemetry samples acknowledged, plays queued, events still unacknowledged, manifest fetches. */
+  telemetry: number;
+  plays: number;
+  unacked: number;
+  fetches: number;
+  fetchFailures: number;
   orders: SimOrderSummary[];
 }
 
@@ -90,6 +99,9 @@ function checkOptions(o: SimRunOptions): void {
   if (o.workers !== undefined && (!Number.isSafeInteger(o.workers) || o.workers < 1 || o.workers > 256)) bad('--workers must be a whole number from 1 to 256');
   if (o.playMs !== undefined && o.playMs !== null && (!Number.isSafeInteger(o.playMs) || o.playMs < 0 || o.playMs > 86_400_000)) bad('--play-ms must be a whole number of milliseconds from 0 to 86,400,000');
   if (o.importBatch !== undefined && (!Number.isSafeInteger(o.importBatch) || o.importBatch < 1 || o.importBatch > 10_000)) bad('the import batch must be from 1 to 10,000 devices');
+  for (const [k, v] of [['--telemetry-every', o.traffic?.telemetryMs], ['--plays-every', o.traffic?.playEveryMs]] as const) {
+    if (v !== undefined && v !== null && (!Number.isSafeInteger(v) || v < 100 || v > 86_400_000)) bad(`${k} must be from 0.1 to 86,400 seconds`);
+  }
   if (!o.username) bad('--username is required (an admin or technician of the zone)');
   if (!o.password) bad('no password: set LOA_SIM_PASSWORD or use --password-file FILE');
   checkPrefix(o.prefix ?? 'sim');
@@ -162,9 +174,13 @@ export async function startSim(o: SimRunOptions, io: SimIo): Promise<SimSession>
   await register(api, ids, o, io, save);
 
   const mqttUrl = o.mqtt ?? defaultMqttUrl(controller);
+  const t = o.traffic;
+  const traffic: TrafficSpec | null = t && (t.telemetryMs || t.playEveryMs || t.fetchManifests)
+    ? { telemetryMs: t.telemetryMs ?? null, playEveryMs: t.playEveryMs ?? null, httpBase: t.fetchManifests ? controller : null } : null;
   const fleet = new SimFleet({
     devices: ids.map((d) => ({ id: d.id, privateKeyPem: d.privateKeyPem, zones })), mqttUrl, root,
     workers: o.workers ?? availableParallelism(), playMs: o.playMs ?? null, connectConcurrency: o.connectConcurrency ?? 200, workerOutput: o.workerOutput ?? 'inherit',
+    ...(traffic ? { traffic } : {}),
   });
   await fleet.start();
   io.line(`${ids.length.toLocaleString('en-US')} devices on ${fleet.workerCount} worker process(es) (pids ${fleet.pids.join(', ')}), connecting to ${mqttUrl}`);
@@ -218,7 +234,10 @@ export async function startSim(o: SimRunOptions, io: SimIo): Promise<SimSession>
     }));
     for (const x of fleet.orders) io.line(orderLine(x));
     io.line(`stopped: ${t.workers} worker(s) ended`);
-    return { devices: ids.length, workers: t.workers, connectedAtStop: before, connectFailures: t.connectFailures, drops: t.drops, orders };
+    return {
+      devices: ids.length, workers: t.workers, connectedAtStop: before, connectFailures: t.connectFailures, drops: t.drops,
+      telemetry: t.telemetry, plays: t.plays, unacked: t.unacked, fetches: t.fetches, fetchFailures: t.fetchFailures, orders,
+    };
   })());
   return { fleet, deviceIds: ids.map((d) => d.id), zones, root, mqttUrl, connected, stop };
 }
@@ -250,6 +269,9 @@ export interface SimCliOptions {
   passwordFile?: string;
   state?: string;
   connectConcurrency: string;
+  telemetryEvery?: string;
+  playsEvery?: string;
+  fetchManifests?: boolean;
 }
 
 function int(v: string | undefined, what: string): number | undefined {
@@ -257,6 +279,13 @@ function int(v: string | undefined, what: string): number | undefined {
   const s = v.replace(/[,_]/g, '');
   if (!/^\d+$/.test(s)) throw new LoaError('LOA_ERR_SIM_INPUT', `${what} must be a whole number (got "${v}")`);
   return Number(s);
+}
+
+/** Seconds (decimals allowed) → ms; undefined when not given. */
+function seconds(v: string | undefined, what: string): number | null {
+  if (v === undefined) return null;
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new LoaError('LOA_ERR_SIM_INPUT', `${what} must be a number of seconds (got "${v}")`);
+  return Math.round(Number(v) * 1000);
 }
 
 /** The `loa sim` action: runs until SIGINT/SIGTERM, then stops cleanly and prints a JSON summary on stdout. */
@@ -276,6 +305,7 @@ export async function simCommand(c: SimCliOptions): Promise<SimSummary> {
       controller: c.controller, ...(c.mqtt ? { mqtt: c.mqtt } : {}), devices: int(c.devices, '--devices') ?? 0, zone: c.zone,
       ...(c.workers !== undefined ? { workers: int(c.workers, '--workers')! } : {}), prefix: c.prefix, playMs: int(c.playMs, '--play-ms') ?? null,
       username: c.username, password: await simPassword(c), ...(c.state ? { state: c.state } : {}), connectConcurrency: int(c.connectConcurrency, '--connect-concurrency') ?? 200,
+      traffic: { telemetryMs: seconds(c.telemetryEvery, '--telemetry-every'), playEveryMs: seconds(c.playsEvery, '--plays-every'), fetchManifests: c.fetchManifests === true },
     }, io);
     const s = session;
     console.log(JSON.stringify({ ready: true, devices: s.deviceIds.length, workers: s.fleet.workerCount, zone: c.zone, mqtt: s.mqttUrl }));

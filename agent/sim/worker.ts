@@ -10,7 +10,7 @@ import { Limiter } from './limiter.js';
 import { isToWorker, type AckReport, type ErrorTally, type FromWorker, type PingReport, type WorkerCounts, type WorkerStart } from './protocol.js';
 
 const index = Number(process.argv[2] ?? '0');
-const counts: WorkerCounts = { devices: 0, connected: 0, connectFailures: 0, drops: 0, notifies: 0, pings: 0, unacked: 0, cpuMs: 0 };
+const counts: WorkerCounts = { devices: 0, connected: 0, connectFailures: 0, drops: 0, notifies: 0, pings: 0, unacked: 0, cpuMs: 0, telemetry: 0, plays: 0, fetches: 0, fetchFailures: 0 };
 /** A report goes out at least this often, so the parent's CPU figure stays fresh. */
 const HEARTBEAT_MS = 2000;
 let lastSent = 0;
@@ -58,10 +58,12 @@ function start(m: WorkerStart): void {
     return;
   }
   const limiter = new Limiter(Math.max(1, m.connectConcurrency));
+  const fetchLimiter = new Limiter(Math.max(1, m.fetchConcurrency ?? 20));
   const root = m.root;
   counts.devices = m.devices.length;
   devices = m.devices.map((spec) => new SimDevice({
     spec, url: m.mqttUrl, root: () => root, playMs: m.playMs, limiter, keepaliveS: m.keepaliveS, status: m.status,
+    ...(m.traffic ? { traffic: m.traffic, fetchLimiter } : {}),
     hooks: {
       up: () => {
         counts.connected++;
@@ -88,6 +90,24 @@ function start(m: WorkerStart): void {
         dirty = true;
       },
       error: tally,
+      traffic: {
+        telemetry: () => {
+          counts.telemetry++;
+          dirty = true;
+        },
+        play: () => {
+          counts.plays++;
+          dirty = true;
+        },
+        fetched: (ok, detail) => {
+          if (ok) counts.fetches++;
+          else {
+            counts.fetchFailures++;
+            tally('LOA_ERR_SYNC_HTTP', `manifest fetch failed: ${detail}`);
+          }
+          dirty = true;
+        },
+      },
     },
   }));
   for (const d of devices) d.start();
@@ -118,6 +138,7 @@ if (!process.send) {
 process.on('message', (m: unknown) => {
   if (!isToWorker(m)) return;
   if (m.kind === 'start') start(m);
+  else if (m.kind === 'quiet') for (const d of devices) d.quiet();
   else void stop();
 });
 // The parent died or closed the channel: stop as if asked to.

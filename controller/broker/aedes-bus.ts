@@ -67,7 +67,9 @@ export class AedesBus implements Bus {
         const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
         callHandler(handler, packet.topic, payload, onError);
       }
-      cb();
+      // Not cb() here: the emitter starts the next queued message inside cb, so a backlog (thousands of acks queued
+      // behind deliveries to slow sockets) would recurse once per message until the stack overflows (soak, issue 10).
+      process.nextTick(cb);
     };
     const sub = { filter, deliver };
     await new Promise<void>((resolve) => aedes.subscribe(filter, deliver, () => resolve()));

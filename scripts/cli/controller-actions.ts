@@ -10,6 +10,7 @@ import { newId } from '../../controller/data/ids.js';
 import { CONTROLLER_MIGRATIONS } from '../../controller/db/migrations.js';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { installGcSignal } from '../../shared/gc-signal.js';
 
 /** Runs the controller until SIGTERM/SIGINT. */
 export async function runController(configPath: string | undefined): Promise<void> {
@@ -24,6 +25,7 @@ export async function runController(configPath: string | undefined): Promise<voi
   };
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
+  installGcSignal(); // the soak test's measurement hook; off unless LOA_GC_SIGNAL=1
   await controller.start();
   // SIGHUP: pick up a root and schedule key rotated offline (loa keys rotate-…); refused unless it chains.
   process.on('SIGHUP', () => {

@@ -16,6 +16,9 @@ export function registerSim(program: Command): void {
     .option('--mqtt <url>', 'broker URL (default mqtt://<controller host>:1883)')
     .option('--state <file>', 'keep the device keys here (mode 0600) and reuse the devices a previous run registered')
     .option('--connect-concurrency <n>', 'connection attempts in flight across the fleet', '200')
+    .option('--telemetry-every <s>', 'everyday traffic: each device sends a telemetry sample this often (seconds)')
+    .option('--plays-every <s>', 'everyday traffic: each device reports a completed play (play.start + play.end) this often (seconds)')
+    .option('--fetch-manifests', 'everyday traffic: on a notify naming a newer manifest, each device fetches it over HTTP with its device token')
     .addHelpText('after', `
 Each simulated device holds its own Ed25519 key and speaks the real protocol: a fresh device token per MQTT
 connection (user name = client id = device id, persistent session, online status and offline will), QoS 1
@@ -25,7 +28,9 @@ emergency key of the controller's root, lifetime, target zone, replay). Nothing 
 once, "finished" after the audio's length (or --play-ms). A refused order gets a "rejected" ack with its code.
 
 Progress lines go to stderr (about once a second); stdout gets {"ready":true,…} once the devices are
-registered and the workers started, and {"stopped":true,…,"orders":[…]} on exit. Ctrl-C (or SIGTERM)
+registered and the workers started, and {"stopped":true,…,"orders":[…]} on exit.
+With --telemetry-every / --plays-every / --fetch-manifests the devices also send what a receiver sends
+every day, compressed in time (a soak run); the summary counts it (telemetry, plays, fetches). Ctrl-C (or SIGTERM)
 disconnects every device and ends the workers. The password is never printed.
 
 Errors: LOA_ERR_SIM_INPUT (an option; or the ids exist already: use another --prefix or the --state file of

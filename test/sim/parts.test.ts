@@ -103,8 +103,9 @@ describe('loa sim parts', () => {
   });
 
   it('formats progress and summary lines, and takes nearest-rank percentiles', () => {
-    const counts = { devices: 10_000, connected: 7_500, connectFailures: 3, drops: 0, notifies: 0, pings: 0, unacked: 0, cpuMs: 1234, workers: 2, workersAlive: 2 };
+    const counts = { devices: 10_000, connected: 7_500, connectFailures: 3, drops: 0, notifies: 0, pings: 0, unacked: 0, cpuMs: 1234, telemetry: 0, plays: 0, fetches: 0, fetchFailures: 0, workers: 2, workersAlive: 2 };
     assert.equal(connectedLine(counts), 'connected 7,500/10,000 · 2/2 worker(s) · failed attempts 3');
+    assert.equal(connectedLine({ ...counts, telemetry: 12_000, plays: 300, fetches: 20, fetchFailures: 1 }), 'connected 7,500/10,000 · 2/2 worker(s) · failed attempts 3 · telemetry 12,000 · plays 300 · manifest fetches 20 (failed 1)');
     const set = (n: number): Set<string> => new Set(Array.from({ length: n }, (_, i) => `d${i}`));
     const tally = { orderId: 'emg-1', devices: { received: set(9990), started: set(9990), finished: set(0), failed: set(0), rejected: set(10), cancelled: set(0) }, times: { received: [], started: [], finished: [], failed: [], rejected: [], cancelled: [] }, codes: { LOA_ERR_EMERGENCY_SCOPE: 10 } };
     assert.equal(orderLine(tally), 'order emg-1: received 9,990 · started 9,990 · finished 0 · rejected 10 (LOA_ERR_EMERGENCY_SCOPE 10)');

@@ -62,18 +62,18 @@ export async function stopAll(children: ChildProcess[]): Promise<void> {
  * A real `loa controller run` process with its data in `dir`: 1-of-1 keys, admin `admin` with `password`,
  * province T01, commune X01 (code 19753) with cluster X01-C1 ("Cụm loa thôn Đông"). Returns the signed-in client.
  */
-export async function startControllerProcess(dir: string, password: string): Promise<{ child: ChildProcess; http: string; api: ApiClient }> {
+export async function startControllerProcess(dir: string, password: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; http: string; mqtt: string; api: ApiClient }> {
   loaOk(['keys', 'init', '--out', join(dir, 'keys'), '--count', '1', '--threshold', '1', '--years', '1']);
   const config = join(dir, 'controller.json');
   writeFileSync(config, JSON.stringify({ dataDir: join(dir, 'controller'), keysDir: join(dir, 'keys'), http: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, manifests: { debounceMs: 50 } }));
   loaOk(['controller', 'admin', 'create', '--config', config, '--username', 'admin', '--province', 'T01', '--province-name', 'Tỉnh Thử'], { LOA_ADMIN_PASSWORD: password });
-  const ctl = await startLoa(['controller', 'run', '--config', config]);
+  const ctl = await startLoa(['controller', 'run', '--config', config], env);
   const http = String(ctl.ready.http);
   const api = new ApiClient(http);
   await api.login('admin', password);
   await api.post('/api/v1/zones', { id: 'X01', parentId: 'T01', level: 'commune', code: '19753', name: 'Xã Tân Lập' });
   await api.post('/api/v1/zones', { id: 'X01-C1', parentId: 'X01', level: 'cluster', code: 'C1', name: 'Cụm loa thôn Đông' });
-  return { child: ctl.child, http, api };
+  return { child: ctl.child, http, mqtt: String(ctl.ready.mqtt), api };
 }
 
 /** A receiver as an installer makes one: a device record, a one-time token, `loa agent enroll`, then `loa agent run`. */
