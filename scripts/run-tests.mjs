@@ -51,7 +51,7 @@ if (!files.length) {
   const tmp = mkdtempSync(join(tmpdir(), 'loa-test-'));
   const tapFile = join(tmp, 'report.tap');
   const r = spawnSync(process.execPath, [
-    '--enable-source-maps', '--test', '--test-concurrency=2', `--test-timeout=${process.env.LOA_TEST_TIMEOUT_MS ?? 120000}`,
+    '--enable-source-maps', '--test', '--test-concurrency=2', `--test-timeout=${process.env.LOA_TEST_TIMEOUT_MS ?? 300000}`,
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
     ...files,

@@ -8,8 +8,15 @@ import { authz, visible } from './helpers.js';
 
 /** Open streams one user may hold at once (browser tabs, a Node-RED instance …). */
 export const MAX_STREAMS_PER_USER = 5;
-/** A client whose unsent data passes this is too slow: its stream is closed (it reconnects), never buffered on. */
+/**
+ * A slow client: its unsent data stays above MAX_STREAM_BUFFER_BYTES for SLOW_CLIENT_MS without the socket
+ * draining, or passes HARD_STREAM_BUFFER_BYTES at any moment. Its stream is closed (it reconnects with
+ * Last-Event-less retry), never buffered on without bound. A healthy client may fall behind for a moment: one
+ * ingest flush during a 2,000-device emergency fan-out writes thousands of ack events at once (issue 10 soak).
+ */
 export const MAX_STREAM_BUFFER_BYTES = 256 * 1024;
+export const SLOW_CLIENT_MS = 10_000;
+export const HARD_STREAM_BUFFER_BYTES = 16 * 1024 * 1024;
 export const PING_EVERY_MS = 15_000;
 
 const Query = Type.Object({
@@ -21,7 +28,7 @@ const Query = Type.Object({
  * The live event stream (contract A): Server-Sent Events of device statuses, stored device events (proof-of-play,
  * acks, errors) and emergency progress, only for devices (and orders) inside the caller's device.read scopes, or
  * one zone's subtree with `?zone=`. A `: ping` comment every 15 s keeps proxies from closing it. A slow client is
- * closed once MAX_STREAM_BUFFER_BYTES are waiting for it; each user holds at most MAX_STREAMS_PER_USER streams.
+ * closed (see SLOW_CLIENT_MS); each user holds at most MAX_STREAMS_PER_USER streams.
  */
 export function registerEventsStream(app: FastifyInstance, ctx: AppContext): void {
   const open = new Map<string, number>();
@@ -47,13 +54,20 @@ export function registerEventsStream(app: FastifyInstance, ctx: AppContext): voi
     raw.write(': loaphuong event stream\nretry: 3000\n\n');
 
     let closed = false;
+    let behindSince: number | null = null;
+    raw.on('drain', () => { behindSince = null; });
     const inScope = (path: string): boolean => scopes.some((s) => path.startsWith(s));
     const write = (chunk: string): void => {
       if (closed) return;
-      if (raw.writableLength > MAX_STREAM_BUFFER_BYTES) {
-        ctx.log.warn({ user: user.id, buffered: raw.writableLength }, 'event stream client too slow; closing its stream');
-        end();
-        return;
+      const buffered = raw.writableLength;
+      if (buffered > MAX_STREAM_BUFFER_BYTES) {
+        const now = ctx.clock.now();
+        behindSince ??= now;
+        if (buffered > HARD_STREAM_BUFFER_BYTES || now - behindSince > SLOW_CLIENT_MS) {
+          ctx.log.warn({ user: user.id, buffered, behindMs: now - behindSince }, 'event stream client too slow; closing its stream');
+          end();
+          return;
+        }
       }
       raw.write(chunk);
     };
