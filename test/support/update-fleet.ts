@@ -133,8 +133,21 @@ export class UpdDevice {
     this.layout = new InstallLayout(this.root);
   }
 
-  async provision(o: { trust: TestTrust; artifact: string; version: string; controllerUrl: string; mqttUrl: string }): Promise<void> {
-    await installFirst(this.layout, o.artifact, { version: o.version, arch: process.arch });
+  /**
+   * Installs `artifact` as the first release (installFirst, as `loa release install` does), the launcher, an
+   * identity, the trust root and the controller config. With `cloneFrom` (a device provisioned the same way)
+   * the unpacked release is hard-linked from it instead of unpacked again (5,000 files: seconds on a loaded
+   * machine); the links and the launcher are made the same way. Releases are never written to after unpack.
+   */
+  async provision(o: { trust: TestTrust; artifact: string; version: string; controllerUrl: string; mqttUrl: string; cloneFrom?: UpdDevice }): Promise<void> {
+    if (o.cloneFrom) {
+      mkdirSync(this.layout.releases, { recursive: true });
+      const r = spawnSync('cp', ['-al', o.cloneFrom.layout.releaseDir(o.version), this.layout.releaseDir(o.version)], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`cp -al failed: ${r.stderr}`);
+      this.layout.switchLink('current', o.version);
+    } else {
+      await installFirst(this.layout, o.artifact, { version: o.version, arch: process.arch });
+    }
     writeLauncher(this.root);
     initIdentity(this.dataDir, this.id);
     const db = openDb({ path: join(this.dataDir, 'agent.db') });

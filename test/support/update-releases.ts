@@ -3,7 +3,7 @@
  * files: A with the real `loa release build`, B (and a lower 0.9.0) re-versioned from A's tree, C broken for
  * real (its agent module throws when loaded). `loa release build` takes 10–40 s on a loaded machine, so the
  * artifacts are cached under `<tmpdir>/loa-upd-releases/<key>/`, where the key hashes the path and content of
- * every file of ours the build packs (dist/ without test/ and bench/, bin/, package.json, hardware-profiles/):
+ * every file of ours the build packs (dist/ without test/, bench/ and tsc's build info, bin/, package.json, hardware-profiles/):
  * any change of the compiled code makes a new key, so a cached artifact always holds the code under test.
  * A lock folder (mkdir is atomic) keeps two test files from building at once; a lock whose owner died is taken.
  * Artifacts are only ever read after `done` is written, and signing (per test file, per trust) stays per file.
@@ -38,7 +38,7 @@ function walk(dir: string, skip: (rel: string) => boolean, rel = '', out: string
 /** The cache key: what `loa release build` would pack from this checkout, as it is on disk now. */
 export function buildKey(): string {
   const h = createHash('sha256');
-  const files = walk(repo, (r) => r === 'dist/test' || r === 'dist/bench' || (!r.includes('/') && !['dist', 'bin', 'package.json', 'hardware-profiles'].includes(r)));
+  const files = walk(repo, (r) => r === 'dist/test' || r === 'dist/bench' || r === 'dist/.tsbuildinfo' || (!r.includes('/') && !['dist', 'bin', 'package.json', 'hardware-profiles'].includes(r)));
   h.update(files.join('\n'));
   return h.digest('hex').slice(0, 16);
 }

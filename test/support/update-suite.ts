@@ -36,10 +36,13 @@ export class UpdateSuite {
   readonly rel = {} as Record<'A' | 'B' | 'C' | 'lower', SuiteRelease>;
   private readonly devices: UpdDevice[] = [];
   private seq = 0;
+  private template: Promise<UpdDevice> | null = null;
 
   /** Signs and serves the given releases (A always), then starts the broker and the server. */
   async start(which: ('B' | 'C' | 'lower')[]): Promise<this> {
+    const t0 = Date.now();
     const set = await releaseSet();
+    if (process.env.LOA_TEST_DEBUG) process.stderr.write(`release set after ${Date.now() - t0} ms\n`);
     const versions = { A, B, C: '1.2.0', lower: '0.9.0' } as const;
     for (const k of ['A', ...which] as const) {
       this.rel[k] = { path: set[k], version: versions[k], signed: await signArtifact(set[k], this.trust.release.privateKeyPem), sha256: await this.server.addArtifact(set[k]) };
@@ -65,9 +68,16 @@ export class UpdateSuite {
 
   /** A receiver provisioned on A (not started: call run()). */
   async device(): Promise<UpdDevice> {
+    // the first receiver of a file unpacks A for real; the others hard-link its unpacked tree (see provision)
+    this.template ??= (async (): Promise<UpdDevice> => {
+      const t = new UpdDevice('template', this.dir);
+      await t.provision({ trust: this.trust, artifact: this.rel.A.path, version: A, controllerUrl: this.server.url, mqttUrl: this.broker.url });
+      return t;
+    })();
+    const template = await this.template;
     const d = new UpdDevice(`dev-u${++this.seq}`, this.dir);
     this.devices.push(d);
-    await d.provision({ trust: this.trust, artifact: this.rel.A.path, version: A, controllerUrl: this.server.url, mqttUrl: this.broker.url });
+    await d.provision({ trust: this.trust, artifact: this.rel.A.path, version: A, controllerUrl: this.server.url, mqttUrl: this.broker.url, cloneFrom: template });
     return d;
   }
 

@@ -2,7 +2,7 @@
  * Self-update on the device (issue 11), end to end with real processes: real artifacts from `loa release
  * build`, real `loa agent run` processes through the sh launcher (restarted on exit as systemd does), a real
  * MQTT broker, and an HTTP server in the controller's role serving signed manifests and artifacts with Range.
- * Power cuts: power-cut*.test.ts; rejected input: bad-input.test.ts.
+ * A broken release: broken-release.test.ts; power cuts: power-cut*.test.ts; rejected input: bad-input.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -10,11 +10,11 @@ import { A, B, endsOnB, UpdateSuite } from '../../support/update-suite.js';
 import { eventually } from '../../support/wait.js';
 
 const s = new UpdateSuite();
-before(() => s.start(['B', 'C']));
+before(() => s.start(['B']));
 after(() => s.close());
 
 test('three agents on version A get version B, restart into it, pass the health check and report healthy', async () => {
-  const ds = [await s.device(), await s.device(), await s.device()];
+  const ds = await Promise.all([s.device(), s.device(), s.device()]);
   for (const d of ds) {
     await s.deploy(d, 1, 'dep-b', s.rel.B.signed);
     d.run();
@@ -26,18 +26,4 @@ test('three agents on version A get version B, restart into it, pass the health 
     assert.deepEqual([...new Set(s.events(d).map((e) => e.state))].filter((x) => x !== 'healthy'), ['downloading', 'downloaded', 'installing', 'switched']);
     assert.equal(d.starts[0]?.version, A);
   }
-});
-
-test('a broken version C crash-loops, the launcher goes back to A by itself, A reports rolled-back and does not retry it', async () => {
-  const d = await s.device();
-  await s.deploy(d, 1, 'dep-c', s.rel.C.signed);
-  d.run();
-  await eventually(() => s.events(d).some((e) => e.state === 'rolled-back'), 90_000, 'a rolled-back report');
-  const rb = s.events(d).find((e) => e.state === 'rolled-back')!;
-  assert.equal(rb.reason, 'LOA_ERR_UPDATE_CRASH_LOOP');
-  assert.equal(rb.version, '1.2.0');
-  assert.equal(d.current, A);
-  await eventually(() => d.running === A, 30_000, 'A running again');
-  assert.equal(d.state().failed['dep-c']?.reason, 'LOA_ERR_UPDATE_CRASH_LOOP');
-  assert.equal(s.events(d).filter((e) => e.state === 'switched').length, 1, 'C is switched to once, never again for dep-c');
 });
