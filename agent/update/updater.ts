@@ -133,11 +133,16 @@ export class Updater {
         this.o.log.warn({ code: err.code }, `update step failed (will retry): ${err.message}`);
       }
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.o.checkMs ?? 30_000);
-        this.wake = (): void => {
+        // stop() may have aborted before this wait began (wake was not set yet): the signal ends it too
+        const done = (): void => {
           clearTimeout(t);
+          signal.removeEventListener('abort', done);
           resolve();
         };
+        const t = setTimeout(done, this.o.checkMs ?? 30_000);
+        signal.addEventListener('abort', done, { once: true });
+        this.wake = done;
+        if (signal.aborted) done();
       });
       this.wake = null;
     }

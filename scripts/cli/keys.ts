@@ -47,8 +47,8 @@ function years(v: string | undefined): number | undefined {
   return n;
 }
 function onlineRole(v: string | undefined): OnlineRole {
-  if (v === 'schedule' || v === 'emergency') return v;
-  throw new LoaError('LOA_ERR_SCHEMA', `--role must be schedule or emergency (got "${String(v)}")`);
+  if (v === 'schedule' || v === 'emergency' || v === 'release') return v;
+  throw new LoaError('LOA_ERR_SCHEMA', `--role must be schedule, emergency or release (got "${String(v)}")`);
 }
 const sources = (o: { passphraseFile?: string }): PassphraseSource => passphraseSource(o.passphraseFile ? { file: o.passphraseFile } : {});
 
@@ -118,15 +118,17 @@ every device run any code).${OFFLINE}`)
     });
 
   keys.command('rotate-online')
-    .description('Replace the schedule or emergency key: a new key, and root v+1 listing it, signed by the root threshold (offline)')
+    .description('Replace the schedule, emergency or release key (or add the release role to an older root): a new key, and root v+1 listing it, signed by the root threshold (offline)')
     .requiredOption('--keys <dir>', 'the keys folder (root.json, roots/, the online keys)')
-    .requiredOption('--role <role>', 'schedule or emergency')
+    .requiredOption('--role <role>', 'schedule, emergency or release')
     .option('--revoke-old', 'also list the replaced key in revokedKeys (devices refuse it for good)')
     .option('--root-key <file>', 'a root key file (repeat for each; default: the root-*.key files in --keys)', collect)
     .option('--passphrase-file <file>', 'passphrase of encrypted root key files')
     .option('--years <y>', 'new expiry of the root metadata, in years from now (default: keep the current expiry)')
     .addHelpText('after', `
-The replaced key moves to <keys>/retired/; the new one is <keys>/<role>.key. Every root version is kept in
+The replaced key moves to <keys>/retired/; the new one is <keys>/<role>.key. On a root made before agent
+releases existed, \`--role release\` adds the release role with a new release.key: move that to the build
+machine, never to the controller. Every root version is kept in
 <keys>/roots/. Then copy root.json, roots/ and schedule.key to the controller and reload it
 (\`kill -HUP <pid>\` or POST /api/v1/trust/reload). Needs the root threshold of keys at hand; otherwise use
 draft / sign / finalize. Nothing is written unless the new root verifies.${OFFLINE}`)

@@ -24,7 +24,8 @@ import { encodeKeyPem, ensurePrivateDir, readKeyFile, requireRole, writeFileAtom
  * written atomically and undone in reverse order when a later step fails.
  */
 
-export type OnlineRole = 'schedule' | 'emergency';
+/** Roles whose keys rotate without new root keys; `release` is added to a root made before issue 11 this way. */
+export type OnlineRole = 'schedule' | 'emergency' | 'release';
 export type Change =
   | { kind: 'online'; role: OnlineRole; revokeOld: boolean }
   | { kind: 'root'; count: number; threshold: number; newOut?: string };
@@ -54,9 +55,9 @@ const Plan = Type.Object(
     version: Type.Integer({ minimum: 2 }),
     signedSha256: Sha256,
     kind: Type.Union([Type.Literal('online'), Type.Literal('root')]),
-    role: Type.Optional(Type.Union([Type.Literal('schedule'), Type.Literal('emergency')])),
+    role: Type.Optional(Type.Union([Type.Literal('schedule'), Type.Literal('emergency'), Type.Literal('release')])),
     newOut: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
-    newKeys: Type.Array(Type.Object({ name: Type.String({ pattern: '^(schedule|emergency|root-[0-9]{1,2})\\.key$' }), keyid: KeyId }, { additionalProperties: false }), { minItems: 1, maxItems: 16 }),
+    newKeys: Type.Array(Type.Object({ name: Type.String({ pattern: '^(schedule|emergency|release|root-[0-9]{1,2})\\.key$' }), keyid: KeyId }, { additionalProperties: false }), { minItems: 1, maxItems: 16 }),
   },
   { additionalProperties: false, title: 'rotation plan' },
 );
@@ -236,10 +237,11 @@ export function prepareRotation(kd: KeysDir, change: Change, o: { now: number; y
   let newRootKeys: KeyPair[] = [];
   if (change.kind === 'online') {
     const kp = generateKeyPair();
-    const role = next.roles[change.role];
+    // a root made before issue 11 has no release role: the rotation adds it (threshold 1)
+    const role = (next.roles[change.role] ??= { keyids: [], threshold: 1 });
     const oldIds = currentOnlineKeyIds(kd, change.role);
     role.keyids = [...role.keyids.filter((id) => !oldIds.includes(id)), kp.keyid];
-    role.threshold = Math.min(role.threshold, role.keyids.length);
+    role.threshold = Math.max(1, Math.min(role.threshold, role.keyids.length));
     next.keys[kp.keyid] = { keytype: 'ed25519', public: kp.publicKey };
     if (change.revokeOld) next.revokedKeys = [...new Set([...next.revokedKeys, ...oldIds])];
     newKeys.set(`${change.role}.key`, kp.privateKeyPem);
@@ -273,7 +275,7 @@ export function prepareRotation(kd: KeysDir, change: Change, o: { now: number; y
 
 /** The key ids being replaced: the one in <role>.key when it is there, else every key of the role. */
 function currentOnlineKeyIds(kd: KeysDir, role: OnlineRole): string[] {
-  const ids = kd.latest.roles[role].keyids;
+  const ids = kd.latest.roles[role]?.keyids ?? [];
   const p = join(kd.dir, `${role}.key`);
   if (!existsSync(p)) return [...ids];
   try {

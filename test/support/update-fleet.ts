@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { c as createTar, x as extract } from 'tar';
@@ -24,6 +24,7 @@ import type { AgentUpdate, SignedRelease } from '../../shared/schemas/release.js
 import { hashFile, inspectArtifact, signRelease } from '../../scripts/lib/release-artifact.js';
 import { killOnExit } from './socat.js';
 import { LOA, SIM_PROFILE } from './loa-cli.js';
+import { eventually } from './wait.js';
 import { baseManifest, signManifest, type TestTrust } from './trust.js';
 
 /** Builds release A with the real `loa release build` (blocking: call it before hosting servers). */
@@ -33,22 +34,31 @@ export function buildRelease(out: string, version: string): string {
   return (JSON.parse(r.stdout.trim()) as { artifact: string }).artifact;
 }
 
-/** Re-versions an artifact's tree as `version` (and optionally breaks it), packed like `loa release build` does. */
-export async function reversion(artifact: string, out: string, version: string, edit?: (dir: string) => void): Promise<string> {
+/**
+ * Re-versions an artifact's tree as each of `variants` (optionally editing it: C is broken this way), packed
+ * like `loa release build` does. The tree is unpacked once and renamed from variant to variant; an edit must
+ * be the last variant's (it stays in the tree).
+ */
+export async function reversions(artifact: string, out: string, variants: { version: string; edit?: (dir: string) => void }[]): Promise<string[]> {
   const info = await inspectArtifact(artifact);
-  const work = join(out, `.rev-${version}`);
+  const work = join(out, '.rev');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   await extract({ file: artifact, cwd: work });
-  const top = join(work, `loaphuong-agent-${version}`);
-  cpSync(join(work, `loaphuong-agent-${info.release.version}`), top, { recursive: true, verbatimSymlinks: true });
-  rmSync(join(work, `loaphuong-agent-${info.release.version}`), { recursive: true, force: true });
-  writeFileSync(join(top, 'release.json'), JSON.stringify({ ...info.release, version }, null, 2) + '\n');
-  edit?.(top);
-  const file = join(out, `loaphuong-agent-${version}-linux-${info.release.arch}.tar.gz`);
-  await createTar({ gzip: true, file, cwd: work, portable: true }, [basename(top)]);
+  let top = join(work, `loaphuong-agent-${info.release.version}`);
+  const files: string[] = [];
+  for (const v of variants) {
+    const next = join(work, `loaphuong-agent-${v.version}`);
+    renameSync(top, next);
+    top = next;
+    writeFileSync(join(top, 'release.json'), JSON.stringify({ ...info.release, version: v.version }, null, 2) + '\n');
+    v.edit?.(top);
+    const file = join(out, `loaphuong-agent-${v.version}-linux-${info.release.arch}.tar.gz`);
+    await createTar({ gzip: true, file, cwd: work, portable: true }, [basename(top)]);
+    files.push(file);
+  }
   rmSync(work, { recursive: true, force: true });
-  return file;
+  return files;
 }
 
 export async function signArtifact(artifact: string, keyPem: string): Promise<SignedRelease> {
@@ -107,10 +117,13 @@ export class UpdDevice {
   readonly layout: InstallLayout;
   child: ChildProcess | null = null;
   /** Ready lines of every start, in order ({version, pid, …}). */
-  readonly starts: { version: string; pid: number }[] = [];
+  readonly starts: { version: string; pid: number; spawn: number }[] = [];
   spawns = 0;
+  /** How each start ended, by start index. */
+  readonly exits: { code: number | null; signal: NodeJS.Signals | null }[] = [];
   stderr = '';
   private stopped = false;
+  private readonly children: ChildProcess[] = [];
   /** Extra environment for the n-th start (0-based): failpoints for one start only. */
   envFor: (n: number) => Record<string, string> = () => ({});
 
@@ -120,8 +133,21 @@ export class UpdDevice {
     this.layout = new InstallLayout(this.root);
   }
 
-  async provision(o: { trust: TestTrust; artifact: string; version: string; controllerUrl: string; mqttUrl: string }): Promise<void> {
-    await installFirst(this.layout, o.artifact, { version: o.version, arch: process.arch });
+  /**
+   * Installs `artifact` as the first release (installFirst, as `loa release install` does), the launcher, an
+   * identity, the trust root and the controller config. With `cloneFrom` (a device provisioned the same way)
+   * the unpacked release is hard-linked from it instead of unpacked again (5,000 files: seconds on a loaded
+   * machine); the links and the launcher are made the same way. Releases are never written to after unpack.
+   */
+  async provision(o: { trust: TestTrust; artifact: string; version: string; controllerUrl: string; mqttUrl: string; cloneFrom?: UpdDevice }): Promise<void> {
+    if (o.cloneFrom) {
+      mkdirSync(this.layout.releases, { recursive: true });
+      const r = spawnSync('cp', ['-al', o.cloneFrom.layout.releaseDir(o.version), this.layout.releaseDir(o.version)], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`cp -al failed: ${r.stderr}`);
+      this.layout.switchLink('current', o.version);
+    } else {
+      await installFirst(this.layout, o.artifact, { version: o.version, arch: process.arch });
+    }
     writeLauncher(this.root);
     initIdentity(this.dataDir, this.id);
     const db = openDb({ path: join(this.dataDir, 'agent.db') });
@@ -134,22 +160,25 @@ export class UpdDevice {
 
   /** Starts the launcher, and starts it again whenever it exits, until stop(). */
   run(): void {
+    if (this.stopped) return;
     const n = this.spawns++;
     const child = spawn('/bin/sh', [join(this.root, 'loa-launch'), 'agent', 'run', '--data-dir', this.dataDir, '--profile', SIM_PROFILE], {
       stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOA_NODE: process.execPath, LOA_LOG_LEVEL: 'warn', ...this.envFor(n) },
     });
     killOnExit(child);
     this.child = child;
+    this.children.push(child);
     child.stderr.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-20_000); });
     createInterface({ input: child.stdout }).once('line', (line) => {
       try {
         const r = JSON.parse(line) as { version: string; pid: number };
-        this.starts.push({ version: r.version, pid: r.pid });
+        this.starts.push({ version: r.version, pid: r.pid, spawn: n });
       } catch {
         // not the ready line
       }
     });
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
+      this.exits[n] = { code, signal };
       if (!this.stopped) setTimeout(() => this.run(), 100); // RestartSec
     });
   }
@@ -165,12 +194,18 @@ export class UpdDevice {
   /** The version of the latest start, when its process is still alive. */
   get running(): string | null {
     const last = this.starts[this.starts.length - 1];
-    return last && this.child && this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined ? last.version : null;
+    // the ready line of the process alive now (not of a killed one, while its successor is still starting)
+    return last && last.spawn === this.spawns - 1 && this.child && this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined ? last.version : null;
   }
 
   state(): { failed: Record<string, { reason: string }>; committed?: { version: string } } {
     const p = join(this.dataDir, 'update', 'state.json');
     return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) as { failed: Record<string, { reason: string }> } : { failed: {} };
+  }
+
+  /** Waits until the n-th start (0-based) has exited. */
+  async exited(n: number, timeoutMs: number): Promise<void> {
+    await eventually(() => this.exits[n] !== undefined, timeoutMs, `${this.id}: start ${n} exits`);
   }
 
   kill9(): void {
@@ -183,7 +218,14 @@ export class UpdDevice {
     if (c && c.exitCode === null && c.signalCode === null) {
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 5_000); // an agent that does not stop in 5 s is cut off
       await exited;
+      clearTimeout(t);
+    }
+    // a process the agent started (and a SIGKILL orphaned) may still hold a pipe: do not wait for it
+    for (const ch of this.children) {
+      ch.stdout?.destroy();
+      ch.stderr?.destroy();
     }
   }
 }
