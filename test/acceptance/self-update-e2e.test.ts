@@ -7,14 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ApiClient } from '../../scripts/lib/api-client.js';
 import type { DeploymentDevice, HaltReason, WaveRecord } from '../../controller/data/deployments.js';
 import { loaOkAsync, startControllerProcess, stopAll } from '../support/loa-cli.js';
-import { buildRelease, reversion, UpdDevice } from '../support/update-fleet.js';
+import { UpdDevice } from '../support/update-fleet.js';
+import { releaseSet } from '../support/update-releases.js';
 import { eventually } from '../support/wait.js';
 
 interface Deployment { id: string; state: string; waves: WaveRecord[]; devices: DeploymentDevice[]; haltReason: HaltReason | null }
@@ -27,11 +28,14 @@ let ctl: { child: ChildProcess; http: string; api: ApiClient };
 const devices: UpdDevice[] = [];
 
 before(async () => {
-  // Blocking builds first, before anything in this process must answer sockets.
-  art.A = buildRelease(dir, '1.0.0');
-  art.B = await reversion(art.A, dir, '1.1.0');
-  // C is broken for real: its agent module throws as soon as it is loaded, so the new agent crash-loops.
-  art.C = await reversion(art.A, dir, '1.2.0', (top) => writeFileSync(join(top, 'dist', 'agent', 'agent.js'), 'throw new Error("release C is broken");\n'));
+  // Real `loa release build` artifacts of this checkout (built once per build of dist/, shared by the update
+  // tests): A, B re-versioned from A, and C broken for real (its agent module throws when loaded). Copied here,
+  // so that signing them for this controller's release key writes nothing beside the shared copies.
+  const set = await releaseSet();
+  for (const k of ['A', 'B', 'C'] as const) {
+    art[k] = join(dir, basename(set[k]));
+    copyFileSync(set[k], art[k]);
+  }
   ctl = await startControllerProcess(dir, PASSWORD);
   const keys = join(dir, 'keys');
   for (const a of [art.A, art.B, art.C]) await loaOkAsync(['release', 'sign', '--key', join(keys, 'release.key'), a]);
@@ -64,7 +68,7 @@ test('three agents on version A get version B from a real controller, in two wav
   for (const d of devices) await eventually(async () => d.running === '1.0.0' && (await agentVersion(d.id)) === '1.0.0', 60_000, `${d.id} online on 1.0.0`);
 
   const { deployment: created } = await ctl.api.post<{ deployment: Deployment }>('/api/v1/deployments', {
-    releaseSha256: sha.B, target: { zoneIds: ['X01'] }, waves: [34, 100], healthWindowSec: 60,
+    releaseSha256: sha.B, target: { zoneIds: ['X01'] }, waves: [33, 100], healthWindowSec: 60,
   });
   let dep = created;
   await eventually(async () => (dep = await deployment(created.id)).state === 'completed', 240_000, 'the deployment completes');
