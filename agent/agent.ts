@@ -16,6 +16,7 @@ import { EmergencyHandler } from './emergency/handler.js';
 import { EmergencyStore } from './emergency/store.js';
 import { deviceTokenSource, loadIdentity, type DeviceIdentity } from './identity.js';
 import { ManifestManager } from './manifest/manager.js';
+import { MediaGuard } from './media/guard.js';
 import { MediaStore } from './media/store.js';
 import { OutputController } from './outputs/controller.js';
 import { checkRelays } from './outputs/relay-check.js';
@@ -23,10 +24,14 @@ import { createRelayDriver, type RelayDriverDeps } from './outputs/resolve.js';
 import { createAudioSink } from './player/resolve.js';
 import { PlaysRepo } from './scheduler/plays.js';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
-import { openDb, type Db } from './store/db.js';
+import type { Db } from './store/db.js';
+import { DiskGuard } from './store/disk-guard.js';
 import { Outbox } from './store/outbox.js';
+import { openOrRebuild } from './store/recover.js';
+import { restoreAfterRebuild } from './store/restore.js';
 import { loadControllerConfig, type ControllerConfig } from './sync/config.js';
 import type { Sync, SyncOptions } from './sync/sync.js';
+import type { Updater } from './update/updater.js';
 
 /** Sync settings an agent may be given (tests); the rest comes from the agent itself. */
 export type AgentSyncOptions = Partial<Omit<SyncOptions, 'dataDir' | 'deviceId' | 'config' | 'db' | 'outbox' | 'media' | 'manager' | 'install' | 'stats'>> & {
@@ -58,6 +63,10 @@ export interface AgentOptions {
    * Without it the command is acknowledged as received and nothing restarts (tests observe the call).
    */
   onRestart?: (commandId: string) => void;
+  /** Self-update (issue 11): how often the manifest's agentUpdate is looked at, the broadcast margin; false: off. */
+  update?: { checkMs?: number; marginMs?: number } | false;
+  /** How often the free space of the data disk is looked at (default 2 s; virtual-clock simulations use more). */
+  diskCheckMs?: number;
 }
 
 /** The exit status of `loa agent run` after a `reboot` command: systemd (Restart=always) starts the agent again. */
@@ -79,6 +88,11 @@ export class Agent {
   private emergency: EmergencyHandler | null = null;
   private displayRole: DisplayRole | null = null;
   private commands: CommandHandler | null = null;
+  private updater: Updater | null = null;
+  private sink: AudioSink | null = null;
+  private mediaGuard: MediaGuard | null = null;
+  private disk: DiskGuard | null = null;
+  private readonly stopCtl = new AbortController();
   private readonly clock: Clock;
   private readonly log: Logger;
 
@@ -96,22 +110,52 @@ export class Agent {
     return this.scheduler?.ticks ?? 0;
   }
 
+  /** Records an event; on a full disk the reserve is released and the write tried once more (store/disk-guard.ts). */
   event(type: EventType, dedupe: string, data: Record<string, unknown>): void {
-    this.outbox?.add(type, dedupe, this.clock.now(), data);
+    try {
+      this.outbox?.add(type, dedupe, this.clock.now(), data);
+    } catch (e) {
+      if (!this.disk?.onWriteError(e)) throw e;
+      this.outbox?.add(type, dedupe, this.clock.now(), data);
+    }
   }
 
   async start(): Promise<void> {
     const { dataDir, profile } = this.o;
     this.identity = loadIdentity(dataDir);
-    const db = openDb({ path: join(dataDir, 'agent.db') });
-    this.db = db;
     const now = (): number => this.clock.now();
+    this.disk = new DiskGuard({
+      dataDir, clock: this.clock, log: this.log.child({ m: 'disk' }), ...(this.o.diskCheckMs ? { checkMs: this.o.diskCheckMs } : {}),
+      onRecovered: (f) => this.event('store.recovered', `disk-full:${f.since}`, { code: 'LOA_ERR_DISK_FULL', ...f }),
+    });
+    this.disk.prepare();
+    // A corrupt store is moved aside and rebuilt (issue 10): the agent always starts.
+    const { db, rebuild } = openOrRebuild({ path: join(dataDir, 'agent.db'), log: this.log.child({ m: 'store' }), now, monotonic: () => this.clock.monotonic() });
+    this.db = db;
     const outbox = new Outbox({ db, deviceId: () => this.deviceId });
     this.outbox = outbox;
     const media = new MediaStore({ dataDir, db, log: this.log.child({ m: 'media' }), now });
     media.init();
     this.manager = new ManifestManager({ db, outbox, media, log: this.log.child({ m: 'manifest' }), deviceId: this.deviceId, now, keepMedia: () => [...(this.emergency?.activeMedia() ?? []), ...(this.commands?.activeMedia() ?? [])] });
+    if (rebuild) {
+      await restoreAfterRebuild({ dataDir, rebuild, manager: this.manager, media, outbox, log: this.log.child({ m: 'store' }), now, monotonic: () => this.clock.monotonic() });
+    } else {
+      try {
+        this.manager.snapshot();
+      } catch (e) {
+        const err = toLoaError(e, 'LOA_ERR_STORE_SNAPSHOT');
+        this.log.error({ code: err.code }, `the copies outside the database could not be written: ${err.message}`);
+      }
+    }
     this.event('agent.start', `start:${now()}:${process.pid}`, { pid: process.pid, profile: profile.id });
+    const manager0 = this.manager;
+    const guard = new MediaGuard({
+      media, outbox, clock: this.clock, log: this.log.child({ m: 'media' }), current: () => manager0.current(),
+      download: (entry, signal) => this.syncer
+        ? this.syncer.downloadMedia(entry, signal, (src) => media.put(entry, src))
+        : Promise.reject(new LoaError('LOA_ERR_SYNC_DOWNLOAD', 'this device does not sync with a controller')),
+    });
+    this.mediaGuard = guard;
 
     const driver = createRelayDriver(profile.relay, { clock: this.clock, log: this.log.child({ m: 'relay' }), ...this.o.relayDeps });
     this.outputs = new OutputController({
@@ -121,6 +165,7 @@ export class Agent {
     await this.outputs.start();
 
     const sink = this.o.sink ?? createAudioSink(profile.audio, { clock: this.clock, log: this.log.child({ m: 'player' }), fileDir: join(dataDir, 'sink') });
+    this.sink = sink;
     // Relay ("tiếp sóng") drop-outs are reported as they are bridged, not only at the end of the window.
     sink.onGap = (key, gap): void => this.event('stream.gap', `gap:${key}:${gap.from}`, { occurrence: key, code: 'LOA_ERR_STREAM_GAP', fromMs: gap.from, toMs: gap.to, reason: gap.reason });
     try {
@@ -142,7 +187,8 @@ export class Agent {
     }
     this.scheduler = new Scheduler({
       clock: this.clock, plays: new PlaysRepo({ db, outbox }), outbox, sink, outputs: this.outputs, log: this.log.child({ m: 'scheduler' }),
-      media: { pathOf: (s) => media.pathOf(s), has: (s) => media.has(s) }, display: this.displayRole?.surface ?? null,
+      // Re-hashed before each play: a file damaged on disk is never played (media/guard.ts).
+      media: { pathOf: (s) => media.pathOf(s), has: (s) => guard.playable(s) }, display: this.displayRole?.surface ?? null,
       onPlay: (occ, phase, detail) => {
         this.emergency?.onPlay(occ, phase, detail);
         this.commands?.onPlay(occ, phase, detail);
@@ -150,6 +196,7 @@ export class Agent {
       },
       // The device volume (the `volume` command) scales every play but emergencies, which keep their signed volume.
       volumeOf: (occ) => playVolume(occ, commandStore.volume()),
+      onTaskError: (e) => this.disk?.onWriteError(e),
       ...this.o.scheduler,
     });
     const current = this.manager.current();
@@ -173,6 +220,9 @@ export class Agent {
     this.commands.restore();
     this.scheduler.start();
     await this.startSync(media);
+    // Every stored file is re-hashed once per start, in the background (playback re-checks each file anyway).
+    void guard.checkAll().catch((e: unknown) => this.log.error({ err: e }, 'media check failed'));
+    void this.disk.run(this.stopCtl.signal).catch((e: unknown) => this.log.error({ err: e }, 'disk check failed'));
     this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0, sync: this.syncer !== null }, 'agent ready');
   }
 
@@ -213,6 +263,17 @@ export class Agent {
       },
     });
     this.syncer.start();
+    if (this.o.update !== false && this.scheduler && this.outputs && this.sink) {
+      const { createUpdater } = await import('./update/wire.js');
+      const syncer = this.syncer;
+      this.updater = createUpdater({
+        dataDir, deviceId: this.deviceId, controllerUrl: config.controllerUrl, token, clock: this.clock, log: this.log.child({ m: 'update' }),
+        manager, scheduler: this.scheduler, sink: this.sink, outputs: this.outputs, zones: this.o.profile.outputs,
+        connected: () => syncer.connected, event: (dedupe, data) => this.event('update.state', dedupe, data), restart: (why) => void this.restart(why),
+        ...(this.o.update ?? {}),
+      });
+      this.updater.start();
+    }
     if (this.displayRole) {
       const { httpUploader } = await import('./display/screenshot.js');
       this.displayRole.setUploader(httpUploader({ baseUrl: config.controllerUrl, deviceId: this.deviceId, token }));
@@ -252,6 +313,7 @@ export class Agent {
     if (!this.manager || !this.scheduler) throw new LoaError('LOA_ERR_INTERNAL', 'agent is not started');
     const env = await this.manager.install(raw, source);
     this.scheduler.setManifest(env.signed);
+    this.updater?.kick();
     return env;
   }
 
@@ -299,6 +361,10 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.emergency?.stop();
+    await this.updater?.stop();
+    this.updater = null;
+    this.stopCtl.abort();
+    await this.mediaGuard?.stop();
     await this.syncer?.stop();
     this.syncer = null;
     await this.scheduler?.stop();

@@ -55,6 +55,7 @@ export const ControllerConfig = Type.Object(
       {
         sessionTtlHours: Type.Number({ minimum: 0.1, maximum: 720, default: 12 }),
         loginAttemptsPerMinute: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Per client address' }),
+        loginFreeFailuresPerAccount: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Failed sign-ins in a row for one user name (from any address) before each further attempt must wait, 5 s doubling up to 15 min' }),
         enrollTokenTtlHours: Type.Number({ minimum: 0.1, maximum: 720, default: 72 }),
       },
       { additionalProperties: false, default: {} },

@@ -61,7 +61,10 @@ if (!files.length) {
   const num = (k) => Number((tap.match(new RegExp(`^# ${k} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
   passed += num('pass');
   failed += num('fail') + num('cancelled');
-  if (!tap && r.status !== 0) failed++;
+  // node's summary counts tests, not suites: a failing before/after hook makes the run exit non-zero with
+  // `# fail 0`. Count every failed top-level entry that the summary missed, so such a failure is never hidden.
+  const topNotOk = (tap.match(/^not ok \d+ /gm) ?? []).length;
+  if (r.status !== 0 && num('fail') + num('cancelled') === 0) failed += Math.max(1, topNotOk);
   rmSync(tmp, { recursive: true, force: true });
 }
 console.log(`${passed} passed, ${failed} failed`);

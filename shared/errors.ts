@@ -190,6 +190,20 @@ export const ERRORS = {
   LOA_ERR_RELEASE_HASH: { en: 'The release file does not match its signed size and checksum (tampered or damaged)', vi: 'Tệp bản phát hành không khớp kích thước và mã băm đã ký (bị sửa hoặc hỏng)' },
   LOA_ERR_RELEASE_DOWNGRADE: { en: 'The release is older than the running version; a downgrade needs an explicit signed order', vi: 'Bản phát hành cũ hơn phiên bản đang chạy; hạ cấp cần lệnh ký rõ ràng' },
   LOA_ERR_RELEASE_ARCH: { en: 'The release is built for another processor architecture', vi: 'Bản phát hành dành cho kiến trúc bộ xử lý khác' },
+  // issue 10: reliability and security proving ground
+  LOA_ERR_LOGIN_THROTTLED: { en: 'Too many failed sign-ins for this user name; wait and try again', vi: 'Đăng nhập sai quá nhiều lần với tên này; vui lòng đợi rồi thử lại' },
+  // issue 11: on the device
+  LOA_ERR_UPDATE_HEALTH: { en: 'The new agent version failed its health check; the device went back to the previous version', vi: 'Phiên bản mới không qua kiểm tra sức khỏe; thiết bị đã quay về phiên bản trước' },
+  LOA_ERR_UPDATE_CRASH_LOOP: { en: 'The new agent version crashed at start three times; the device went back to the previous version', vi: 'Phiên bản mới bị dừng khi khởi động ba lần; thiết bị đã quay về phiên bản trước' },
+  LOA_ERR_UPDATE_NOT_INSTALLED: { en: 'This agent is not installed in the release layout, so it cannot update itself', vi: 'Phần mềm không được cài theo cấu trúc bản phát hành nên không thể tự cập nhật' },
+  LOA_ERR_UPDATE_UNPACK: { en: 'The release artifact could not be unpacked', vi: 'Không giải nén được tệp bản phát hành' },
+  LOA_ERR_UPDATE_RETRY_REFUSED: { en: 'This release already failed on this device for this deployment; it is not installed again', vi: 'Bản phát hành này đã lỗi trên thiết bị trong đợt triển khai này; không cài lại' },
+  LOA_ERR_UPDATE_BUSY: { en: 'An install waits: a broadcast is playing or due, or it is outside the maintenance window', vi: 'Việc cài đặt đang chờ: đang hoặc sắp phát thanh, hoặc ngoài khung giờ bảo trì' },
+  LOA_ERR_RELEASE_BUILD: { en: 'The release could not be built', vi: 'Không đóng gói được bản phát hành' },
+  // issue 10: storage faults
+  LOA_ERR_STORE_SNAPSHOT: { en: 'A copy of the manifest, trust root or event counter kept outside the database cannot be read', vi: 'Không đọc được bản sao lịch phát, khóa gốc hoặc bộ đếm sự kiện lưu ngoài cơ sở dữ liệu' },
+  LOA_ERR_MEDIA_STORED_CORRUPT: { en: 'A stored media file no longer matches its sha256 (cut short or altered on disk); it is fetched again', vi: 'Tệp âm thanh đã lưu không còn khớp mã băm (bị cắt ngắn hoặc bị sửa trên đĩa); sẽ tải lại' },
+  LOA_ERR_DISK_FULL: { en: 'The disk of the data folder is full', vi: 'Ổ đĩa của thư mục dữ liệu đã đầy' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -9,6 +9,7 @@ import { verifyInitialRoot, verifyRootUpdate } from '../../shared/trust.js';
 import type { MediaStore } from '../media/store.js';
 import type { Db } from '../store/db.js';
 import type { Outbox } from '../store/outbox.js';
+import { appendTrustSnapshot, dataDirOf, readManifestSnapshot, readTrustSnapshot, writeManifestSnapshot, writeTrustSnapshot } from '../store/snapshots.js';
 import { signedManifestChecker, verifyManifest } from './verify.js';
 import { installRootChain, rootsOfTrustBundle } from '../sync/trust-fetch.js';
 
@@ -33,8 +34,46 @@ export class ManifestManager {
     const current = this.root();
     const next = current ? verifyRootUpdate(current, input, this.o.now()) : verifyInitialRoot(input, this.o.now());
     this.o.db.prepare('INSERT INTO trust_root (version, body, installed_at) VALUES (?, ?, ?)').run(next.version, canonicalize(input), this.o.now());
+    const dir = dataDirOf(this.o.db);
+    if (dir) appendTrustSnapshot(dir, JSON.parse(canonicalize(input)), this.o.now());
     this.o.log.info({ version: next.version }, 'trust root installed');
     return next;
+  }
+
+  /**
+   * Re-installs a root from the copy outside the database after a rebuild (store/recover.ts): it is verified
+   * again (the first one on its own, later ones chained) as of when it was first installed.
+   */
+  restoreRoot(input: unknown, installedAt: number): RootMetadata {
+    const current = this.root();
+    const next = current ? verifyRootUpdate(current, input, installedAt) : verifyInitialRoot(input, installedAt);
+    this.o.db.prepare('INSERT INTO trust_root (version, body, installed_at) VALUES (?, ?, ?)').run(next.version, canonicalize(input), installedAt);
+    return next;
+  }
+
+  /**
+   * Re-installs the manifest that was in force from its copy outside the database, after a rebuild: its
+   * signatures and device binding are verified again against the restored root, as of when it was accepted
+   * (an expired manifest goes on as stale, as it would have). Its media already on disk are re-hashed and kept;
+   * the ones missing or corrupt are returned (sync fetches them again). No event: store.recovered reports it.
+   */
+  async restore(envelope: unknown, acceptedAt: number, onDisk: (sha256: string) => Readable | null): Promise<{ manifest: SignedManifest; missing: string[] }> {
+    const root = this.root();
+    if (!root) throw new LoaError('LOA_ERR_ROOT_INVALID', 'no trust root was restored');
+    const env = verifyManifest(envelope, { root, deviceId: this.o.deviceId, currentVersion: 0, now: acceptedAt });
+    const missing: string[] = [];
+    for (const m of env.signed.media) {
+      const src = onDisk(m.sha256);
+      try {
+        if (!src) throw new LoaError('LOA_ERR_MEDIA_NOT_FOUND', `media ${m.sha256.slice(0, 12)}… is not on disk`);
+        await this.o.media.put(m, src);
+      } catch (e) {
+        missing.push(m.sha256);
+        this.o.log.warn({ sha256: m.sha256, code: toLoaError(e).code }, 'media of the restored manifest is missing or corrupt');
+      }
+    }
+    this.o.db.prepare('INSERT INTO manifests (version, body, accepted_at) VALUES (?, ?, ?)').run(env.signed.version, canonicalize(env), acceptedAt);
+    return { manifest: env, missing };
   }
 
   /**
@@ -48,6 +87,24 @@ export class ManifestManager {
     if (chain) installRootChain(this, chain);
     else if (b.root && (typeof v !== 'number' || v > (this.root()?.version ?? 0))) this.installRoot(b.root);
     return this.install(b.manifest, b.media);
+  }
+
+  /**
+   * Writes the copies kept outside the database when they lag behind it (a data dir from before they existed,
+   * or a crash between the commit and the copy). Called at agent start.
+   */
+  snapshot(): void {
+    const dir = dataDirOf(this.o.db);
+    if (!dir) return;
+    const roots = this.o.db.prepare<[], { body: string; installed_at: number }>('SELECT body, installed_at FROM trust_root ORDER BY version').all();
+    if (readTrustSnapshot(dir).length < roots.length) {
+      writeTrustSnapshot(dir, { roots: roots.map((r) => ({ installedAt: r.installed_at, envelope: JSON.parse(r.body) as Record<string, unknown> })) });
+    }
+    const m = this.o.db.prepare<[], { body: string; accepted_at: number }>('SELECT body, accepted_at FROM manifests ORDER BY version DESC LIMIT 1').get();
+    const snap = readManifestSnapshot(dir);
+    if (m && (snap?.envelope as { signed?: { version?: unknown } } | undefined)?.signed?.version !== (JSON.parse(m.body) as { signed: { version: number } }).signed.version) {
+      writeManifestSnapshot(dir, JSON.parse(m.body), m.accepted_at);
+    }
   }
 
   current(): SignedManifest | null {
@@ -78,6 +135,9 @@ export class ManifestManager {
         this.o.db.prepare('INSERT INTO manifests (version, body, accepted_at) VALUES (?, ?, ?)').run(env.signed.version, canonicalize(env), now);
         this.o.outbox.add('manifest.accepted', `accepted:${env.signed.version}`, now, { version: env.signed.version, media: env.signed.media.length, entries: env.signed.schedule.length });
       })();
+      // A copy outside the database: a corrupt database is rebuilt from it (store/recover.ts).
+      const dir = dataDirOf(this.o.db);
+      if (dir) writeManifestSnapshot(dir, JSON.parse(canonicalize(env)), now);
       // Files an emergency order in force still needs are kept too.
       this.o.media.gc(new Set([...env.signed.media.map((m) => m.sha256), ...(this.o.keepMedia?.() ?? [])]));
       this.o.db.prepare('DELETE FROM manifests WHERE version < ?').run(env.signed.version);

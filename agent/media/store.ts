@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -83,6 +83,7 @@ export class MediaStore {
         .run(expected.sha256, expected.size, this.options.now());
     } catch (e) {
       await rm(tmpPath, { force: true });
+      if ((e as { code?: unknown }).code === 'ENOSPC') throw new LoaError('LOA_ERR_DISK_FULL', `media ${expected.sha256.slice(0, 12)}… could not be stored: the disk is full`, { cause: e });
       throw e instanceof LoaError ? e : new LoaError('LOA_ERR_MEDIA_NOT_FOUND', `media ${expected.sha256.slice(0, 12)}… could not be stored: ${(e as Error).message}`, { cause: e });
     }
   }
@@ -96,6 +97,30 @@ export class MediaStore {
     if (hash.digest('hex') === sha256) return true;
     this.options.log.warn({ sha256 }, 'stored media is corrupt; removed');
     return this.forget(sha256);
+  }
+
+  /**
+   * Re-hashes a stored file synchronously (before it is played: a file cut short or altered on disk since it
+   * was verified must never reach the speakers). A corrupt or missing one is removed from the store.
+   */
+  verifySync(sha256: string): boolean {
+    if (!this.has(sha256)) return this.forget(sha256);
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    const fd = openSync(this.pathOf(sha256), 'r');
+    try {
+      for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+    if (hash.digest('hex') === sha256) return true;
+    this.options.log.warn({ sha256 }, 'stored media is corrupt; removed');
+    return this.forget(sha256);
+  }
+
+  /** Every file the store has verified once (sha256s). */
+  list(): string[] {
+    return this.options.db.prepare<[], { sha256: string }>('SELECT sha256 FROM media ORDER BY sha256').all().map((r) => r.sha256);
   }
 
   private forget(sha256: string): false {

@@ -5,7 +5,7 @@
  * scheduler loop is alive (agent/watchdog.ts).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { HardwareProfile } from '../../shared/schemas/hardware-profile.js';
 import { AGENT_NODE_FLAGS } from '../node-flags.js';
 import { underRoot } from './detect.js';
@@ -64,7 +64,15 @@ export function quoteArg(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
+/** The install root when the agent is installed from a release (`<root>/releases/<v>`, issue 11), else null. */
+export function releaseInstallRoot(installDir: string): string | null {
+  return basename(dirname(installDir)) === 'releases' ? dirname(dirname(installDir)) : null;
+}
+
 export function execStart(o: Pick<UnitOptions, 'nodePath' | 'installDir' | 'dataDir' | 'profilePath'>): string {
+  // A release install runs through the stable launcher, which follows `current` and rolls back failed updates.
+  const root = releaseInstallRoot(o.installDir);
+  if (root) return ['/bin/sh', join(root, 'loa-launch'), 'agent', 'run', '--data-dir', o.dataDir, '--profile', o.profilePath].map(quoteArg).join(' ');
   return [o.nodePath, ...AGENT_NODE_FLAGS, join(o.installDir, 'bin', 'loa.js'), 'agent', 'run', '--data-dir', o.dataDir, '--profile', o.profilePath].map(quoteArg).join(' ');
 }
 
@@ -89,6 +97,7 @@ export function renderUnit(o: UnitOptions): string {
     `WatchdogSec=${o.watchdogSec ?? 30}`,
     'TimeoutStartSec=90',
     `ExecStart=${execStart(o)}`,
+    ...(releaseInstallRoot(o.installDir) ? [`Environment=LOA_NODE=${quoteArg(o.nodePath)}`, `Environment="LOA_NODE_FLAGS=${AGENT_NODE_FLAGS.join(' ')}"`] : []),
     'Restart=always',
     `RestartSec=${o.restartSec ?? 5}`,
     '# SIGTERM to the agent first: it switches every relay off and stops its players.',
@@ -104,7 +113,7 @@ export function renderUnit(o: UnitOptions): string {
     '',
     '# Filesystem: the whole system read-only, except the data dir.',
     'ProtectSystem=strict',
-    `ReadWritePaths=${quoteArg(o.dataDir)}`,
+    `ReadWritePaths=${[o.dataDir, ...(releaseInstallRoot(o.installDir) ? [releaseInstallRoot(o.installDir)!] : [])].map(quoteArg).join(' ')}`,
     'ProtectHome=yes',
     'PrivateTmp=yes',
     'ProtectKernelTunables=yes',

@@ -39,6 +39,8 @@ export interface SchedulerOptions {
   display?: SlideDisplay | null;
   /** Told when an occurrence starts, ends (with its status) or is skipped (with the reason): emergency acks. */
   onPlay?: (occ: Occurrence, phase: 'start' | 'end' | 'skip', detail?: string) => void;
+  /** Told when a play task fails (a full disk: SQLITE_FULL on its proof-of-play); it is retried at the next look. */
+  onTaskError?: (e: unknown) => void;
   /** The volume a play is sent to the sink with (default: the occurrence's own; the agent applies the device volume). */
   volumeOf?: (occ: Occurrence) => number;
 }
@@ -84,7 +86,7 @@ export class Scheduler {
   ticks = 0;
 
   constructor(options: SchedulerOptions) {
-    this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, onPlay: () => undefined, volumeOf: (occ) => occ.volume, display: null, ...options };
+    this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, onPlay: () => undefined, onTaskError: () => undefined, volumeOf: (occ) => occ.volume, display: null, ...options };
   }
 
   /** Installs the manifest in force (or null). The current play, if any, finishes. */
@@ -400,11 +402,15 @@ export class Scheduler {
     const cur: Current = { occ, abort, reason: null, runner, task: Promise.resolve() };
     this.current = cur;
     this.blocked.delete(occ.key);
+    let failed = false;
     cur.task = this.play(cur).catch((e: unknown) => {
+      failed = true;
       this.o.log.error({ err: e, occurrence: occ.key }, 'play task failed');
+      this.o.onTaskError(e);
     }).finally(() => {
       if (this.current === cur) this.current = null;
-      this.wake();
+      // After a failure the loop looks again at its next wake (≤ maxSleepMs), not at once: no busy retry loop.
+      if (!failed) this.wake();
     });
   }
 

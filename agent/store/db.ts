@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LoaError } from '../../shared/errors.js';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, MIN_READER } from './migrations.js';
 
 export type Db = Database.Database;
 
@@ -11,7 +11,12 @@ export interface OpenOptions {
   /** FULL (default) fsyncs every commit: proof-of-play survives power loss. NORMAL is faster, for benchmarks. */
   synchronous?: 'FULL' | 'NORMAL';
   migrations?: readonly string[];
+  /** The fewest migrations an agent must know to use a database these migrations made (default MIN_READER). */
+  minReader?: number;
 }
+
+/** The settings row where a database records the fewest migrations an agent must know to open it. */
+export const MIN_READER_KEY = 'store.minReader';
 
 /**
  * Opens the agent database in WAL mode, checks its integrity and applies pending migrations in one transaction
@@ -34,8 +39,14 @@ export function openDb(options: OpenOptions): Db {
   }
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > migrations.length) {
-    db.close();
-    throw new LoaError('LOA_ERR_STORE_NEWER', `the database ${options.path} has schema version ${current}; this agent knows ${migrations.length}`);
+    // A newer agent migrated it (and then rolled back, issue 11). Its migrations are additive up to the
+    // version it recorded: an older agent that knows at least that many may use it as it is.
+    const minReader = readMinReader(db);
+    if (minReader === null || minReader > migrations.length) {
+      db.close();
+      throw new LoaError('LOA_ERR_STORE_NEWER', `the database ${options.path} has schema version ${current} and needs an agent that knows ${minReader ?? current} migrations; this agent knows ${migrations.length}`);
+    }
+    return db;
   }
   for (let v = current; v < migrations.length; v++) {
     try {
@@ -48,5 +59,19 @@ export function openDb(options: OpenOptions): Db {
       throw new LoaError('LOA_ERR_STORE_MIGRATION', `migration ${v + 1} failed: ${(e as Error).message}`, { cause: e });
     }
   }
+  const minReader = options.minReader ?? MIN_READER;
+  if (migrations.length > 0 && readMinReader(db) !== minReader) {
+    db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(MIN_READER_KEY, String(minReader));
+  }
   return db;
+}
+
+function readMinReader(db: Db): number | null {
+  try {
+    const row = db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(MIN_READER_KEY);
+    const n = row ? Number(row.value) : NaN;
+    return Number.isInteger(n) && n >= 0 ? n : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,3 +1,12 @@
+/**
+ * The fewest migrations an agent must know to open a database that this code migrated (issue 11: after a
+ * rollback an older agent opens the database a newer one may have migrated). Every migration so far is
+ * additive — new tables, new columns with defaults, new indexes — so an agent that knows only the first one
+ * can still use it. A migration that drops, renames, or changes the meaning of what older agents read must
+ * raise this to its own number; older agents then refuse the database (LOA_ERR_STORE_NEWER).
+ */
+export const MIN_READER = 1;
+
 /** Versioned schema migrations for the agent database. Append only: never edit a shipped migration. */
 export const MIGRATIONS: readonly string[] = [
   // 1: initial schema

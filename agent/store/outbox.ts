@@ -1,5 +1,9 @@
 import type { DeviceEvent, EventType } from '../../shared/schemas/events.js';
 import type { Db } from './db.js';
+import { dataDirOf, readSeqReservation, writeSeqReservation } from './snapshots.js';
+
+/** Seqs reserved per write of the reservation file: one small fsynced write per this many events. */
+export const SEQ_BLOCK = 1000;
 
 interface Row {
   seq: number;
@@ -20,9 +24,14 @@ export class Outbox {
   private readonly byKey;
   private readonly pendingStmt;
   private readonly markStmt;
+  private readonly lastSeqStmt;
+  private readonly seqDir: string | null;
+  private reserved = -1;
 
   constructor(private readonly options: { db: Db; deviceId: () => string }) {
     const db = options.db;
+    this.seqDir = dataDirOf(db);
+    this.lastSeqStmt = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'");
     this.insertStmt = db.prepare('INSERT OR IGNORE INTO outbox (dedupe, type, at, data) VALUES (?, ?, ?, ?)');
     this.byKey = db.prepare<[string], Row>('SELECT * FROM outbox WHERE dedupe = ?');
     this.pendingStmt = db.prepare<[number, number], Row>('SELECT * FROM outbox WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?');
@@ -35,8 +44,26 @@ export class Outbox {
    * towards the controller is deviceId + seq.
    */
   add(type: EventType, dedupe: string, at: number, data: Record<string, unknown>): DeviceEvent {
+    this.reserveNext();
     this.insertStmt.run(dedupe, type, at, JSON.stringify(data));
     return this.toEvent(this.byKey.get(dedupe)!);
+  }
+
+  /**
+   * The controller drops an event whose (deviceId, seq) it has seen, so a seq must never be handed out twice,
+   * even after the database was lost and rebuilt (store/recover.ts). Before a seq beyond the reservation in
+   * `<dataDir>/outbox-seq.json` is used, the reservation is moved SEQ_BLOCK further, durably: every seq ever
+   * committed is at most the reservation, and a rebuilt store starts above it.
+   */
+  private reserveNext(): void {
+    if (!this.seqDir) return;
+    const next = (this.lastSeqStmt.get()?.seq ?? 0) + 1;
+    if (this.reserved < 0) this.reserved = readSeqReservation(this.seqDir);
+    if (next <= this.reserved) return;
+    // Another process on the same data dir (loa agent import) may have moved it: never move it back.
+    const onFile = readSeqReservation(this.seqDir);
+    this.reserved = next <= onFile ? onFile : next + SEQ_BLOCK - 1;
+    if (this.reserved > onFile) writeSeqReservation(this.seqDir, this.reserved);
   }
 
   get(dedupe: string): DeviceEvent | undefined {

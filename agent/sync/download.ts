@@ -17,6 +17,10 @@ export interface MediaDownloaderOptions {
   log: Logger;
   /** A download that receives nothing for this long is cut and resumes later (default 60 s). */
   idleTimeoutMs?: number;
+  /** Where partials go (default `<dataDir>/media/.partial`; agent releases use `<dataDir>/update/download`). */
+  dir?: string;
+  /** Called after each chunk is written, with the bytes the partial now holds. */
+  onProgress?: (sha256: string, bytes: number) => void;
 }
 
 /**
@@ -29,7 +33,7 @@ export class MediaDownloader {
   readonly dir: string;
 
   constructor(private readonly o: MediaDownloaderOptions) {
-    this.dir = join(o.dataDir, 'media', '.partial');
+    this.dir = o.dir ?? join(o.dataDir, 'media', '.partial');
   }
 
   partialPath(sha256: string): string {
@@ -115,9 +119,18 @@ export class MediaDownloader {
         }
         await fh.write(b);
         written += b.length;
+        this.o.onProgress?.(entry.sha256, written);
       }
     } catch (e) {
       if (e instanceof LoaError) throw e;
+      if ((e as { code?: unknown }).code === 'ENOSPC') {
+        // A partial kept on a full disk only keeps it full: start over when there is room.
+        await res.body?.cancel().catch(() => undefined);
+        await fh.truncate(0).catch(() => undefined);
+        written = offset = 0;
+        rmSync(path, { force: true });
+        throw new LoaError('LOA_ERR_DISK_FULL', `media ${short} could not be saved: the disk is full`, { cause: e, details: { sha256: entry.sha256 } });
+      }
       throw networkError(url, e, 'LOA_ERR_SYNC_DOWNLOAD');
     } finally {
       clearTimeout(timer);

@@ -132,7 +132,13 @@ export function parseCap(input: string | Buffer): CapAlert {
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw bad('a DOCTYPE or ENTITY declaration is not allowed (CAP needs none; this blocks XXE and entity expansion)');
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw bad(`not well-formed XML: ${valid.err.msg} (line ${valid.err.line})`);
-  const doc = parser.parse(text) as Node;
+  let doc: Node;
+  try {
+    doc = parser.parse(text) as Node;
+  } catch (e) {
+    // The validator passes some documents the parser then refuses (e.g. `<?"xml …?>`): still a coded refusal.
+    throw bad(`not well-formed XML: ${(e as Error).message}`);
+  }
   const alert = doc.alert as Node | undefined;
   if (!alert || typeof alert !== 'object') throw bad('the root element is not <alert>');
   // The parser drops namespace prefixes (and with them the xmlns attributes), so the root tag is checked as text.

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { tokenSubject, verifyDeviceToken } from '../../shared/device-token.js';
 import { LoaError } from '../../shared/errors.js';
+import { LoginThrottle } from '../auth/login-throttle.js';
 import { DUMMY_HASH, verifyPassword } from '../auth/password.js';
 import { API_TOKEN_PREFIX } from '../data/api-tokens.js';
 import type { User } from '../data/users.js';
@@ -65,6 +66,7 @@ export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
   });
 
   const ttlMs = ctx.config.auth.sessionTtlHours * 3_600_000;
+  const throttle = new LoginThrottle({ now: () => ctx.clock.now(), freeAttempts: ctx.config.auth.loginFreeFailuresPerAccount });
   app.post('/api/v1/auth/login', {
     config: { auth: 'public', rateLimit: { max: ctx.config.auth.loginAttemptsPerMinute, timeWindow: 60_000 } },
     schema: {
@@ -73,12 +75,20 @@ export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
     },
   }, async (req, reply) => {
     const { username, password } = req.body as { username: string; password: string };
+    try {
+      throttle.check(username);
+    } catch (e) {
+      void reply.header('retry-after', String(Number((e as LoaError).details?.retryAfterS ?? 1)));
+      throw e;
+    }
     const cred = ctx.data.users.credentials(username);
     const ok = await verifyPassword(password, cred?.passwordHash ?? DUMMY_HASH);
     if (!cred || !ok || cred.user.disabled) {
       ctx.data.audit.add({ actor: `login:${username.slice(0, 100)}`, ip: req.ip, action: 'auth.login_failed', targetType: 'user', targetId: cred?.user.id ?? null }, ctx.clock.now());
+      if (throttle.fail(username)) ctx.data.audit.add({ actor: `login:${username.slice(0, 100)}`, ip: req.ip, action: 'auth.login_throttled', targetType: 'user', targetId: cred?.user.id ?? null }, ctx.clock.now());
       throw new LoaError('LOA_ERR_LOGIN_FAILED');
     }
+    throttle.succeed(username);
     const token = randomBytes(32).toString('base64url');
     const now = ctx.clock.now();
     ctx.data.tx(() => {

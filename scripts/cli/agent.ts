@@ -13,6 +13,7 @@ import { loadControllerConfig } from '../../agent/sync/config.js';
 import { completeEnrollment, requestEnrollment } from '../../agent/sync/enroll.js';
 import { SyncSettings } from '../../agent/sync/settings.js';
 import { TelemetryQueue } from '../../agent/sync/telemetry-queue.js';
+import { runningRelease } from '../../agent/update/version.js';
 import { Watchdog } from '../../agent/watchdog.js';
 import { createLogger } from '../../shared/log.js';
 import { registerAgentPair } from './agent-pair-command.js';
@@ -22,8 +23,8 @@ export async function runAgent(dataDir: string, profilePath: string): Promise<vo
   const log = createLogger('agent');
   const profile = loadProfile(profilePath);
   // `reboot` commands restart the agent service, not the machine: a clean stop, then an exit status systemd restarts.
-  const agent = new Agent({ dataDir, profile, log, onRestart: (commandId) => {
-    log.warn({ commandId, exitCode: AGENT_RESTART_EXIT_CODE }, 'restarting the agent service (reboot command)');
+  const agent = new Agent({ dataDir, profile, log, agentVersion: runningRelease().version, onRestart: (commandId) => {
+    log.warn({ commandId, exitCode: AGENT_RESTART_EXIT_CODE }, `restarting the agent service (${commandId.startsWith('update:') ? 'self-update' : 'reboot command'})`);
     void stop(AGENT_RESTART_EXIT_CODE);
   } });
   // Under systemd (Type=notify, WatchdogSec): READY=1 once started, WATCHDOG=1 while the scheduler loop ticks.
@@ -48,7 +49,7 @@ export async function runAgent(dataDir: string, profilePath: string): Promise<vo
   const reload = (): void => void agent.reloadManifest().catch((e: unknown) => log.error({ err: e }, 'reload failed'));
   process.on('SIGHUP', reload);
   setInterval(reload, 10_000).unref();
-  process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, ...agent.status() }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, version: runningRelease().version, ...agent.status() }) + '\n');
 }
 
 /** The store of a data dir, for one-shot commands (init, import, status); closes it after `fn`. */

@@ -14,6 +14,7 @@ export interface KeySet {
   rootKeys: string[];
   schedule: string;
   emergency: string;
+  release: string;
   root: RootMetadata;
 }
 
@@ -23,7 +24,7 @@ export interface KeySet {
  */
 export function initKeys(dir: string, n: number, k: number, years = 10, progress: (s: string) => void = () => undefined, o: { passphrase?: string } = {}): KeySet {
   const r = initKeysDir(dir, n, k, years, { now: Date.now(), progress, ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}) });
-  return { dir: r.dir, rootKeys: r.rootKeys, schedule: r.schedule, emergency: r.emergency, root: r.root };
+  return { dir: r.dir, rootKeys: r.rootKeys, schedule: r.schedule, emergency: r.emergency, release: r.release, root: r.root };
 }
 
 const OFFLINE = `
@@ -92,16 +93,19 @@ export function registerKeys(program: Command): void {
     .option('--encrypt', 'protect the root key files with a passphrase (AES-256-CBC, PKCS#8)')
     .option('--passphrase-file <file>', 'read the passphrase from the first line of this file')
     .addHelpText('after', `
-Writes root-1.key … root-n.key (mode 0600), schedule.key, emergency.key, root.json and roots/1.root.json.
-Refuses to overwrite anything. Then move each root-*.key to its holder's USB stick, and copy root.json,
-roots/ and schedule.key to the controller's keys folder.${OFFLINE}`)
+Writes root-1.key … root-n.key (mode 0600), schedule.key, emergency.key, release.key, root.json and
+roots/1.root.json. Refuses to overwrite anything. Then move each root-*.key to its holder's USB stick, and copy
+root.json, roots/ and schedule.key to the controller's keys folder. release.key signs agent releases (\`loa
+release sign\`): move it to the build machine, never to the controller (a controller that holds it could make
+every device run any code).${OFFLINE}`)
     .action(async (o: { out: string; count: string; threshold: string; years: string; encrypt?: boolean; passphraseFile?: string }) => {
       const n = int(o.count, '--count', 1, 16);
       const k = int(o.threshold, '--threshold', 1, 16);
       const y = years(o.years) ?? 10;
       const passphrase = o.encrypt ? await sources(o).getNew('the root keys') : undefined;
       const set = initKeys(o.out, n, k, y, progress, passphrase !== undefined ? { passphrase } : {});
-      console.log(JSON.stringify({ root: join(set.dir, 'root.json'), version: set.root.version, rootThreshold: set.root.roles.root.threshold, rootKeys: set.rootKeys, encrypted: passphrase !== undefined }));
+      progress(`${set.release} signs agent releases: keep it on the build machine, not on the controller`);
+      console.log(JSON.stringify({ root: join(set.dir, 'root.json'), version: set.root.version, rootThreshold: set.root.roles.root.threshold, rootKeys: set.rootKeys, releaseKey: set.release, encrypted: passphrase !== undefined }));
     });
 
   keys.command('show')

@@ -102,6 +102,8 @@ export interface InitResult {
   rootKeys: string[];
   schedule: string;
   emergency: string;
+  /** The release signing key (issue 11): it belongs with the build machine, not the controller. */
+  release: string;
   root: RootMetadata;
   encrypted: boolean;
 }
@@ -124,19 +126,20 @@ class Steps {
   }
 }
 
-/** Makes k-of-n root keys and the online schedule/emergency keys, and root v1 signed by the threshold. */
+/** Makes k-of-n root keys, the online schedule/emergency keys, the release key, and root v1 signed by the threshold. */
 export function initKeysDir(dir: string, n: number, k: number, years: number, o: { now: number; passphrase?: string; progress?: Progress }): InitResult {
   checkThreshold(n, k);
   if (!(Number.isFinite(years) && years > 0 && years <= 50)) throw new LoaError('LOA_ERR_SCHEMA', `--years ${years} must be more than 0 and at most 50`);
   const progress = o.progress ?? silent;
-  for (const f of ['root.json', 'roots', 'schedule.key', 'emergency.key', ...Array.from({ length: n }, (_, i) => `root-${i + 1}.key`)]) {
+  for (const f of ['root.json', 'roots', 'schedule.key', 'emergency.key', 'release.key', ...Array.from({ length: n }, (_, i) => `root-${i + 1}.key`)]) {
     if (existsSync(join(dir, f))) throw new LoaError('LOA_ERR_KEY_EXISTS', `${join(dir, f)} already exists; refusing to overwrite keys`);
   }
   const roots = Array.from({ length: n }, () => generateKeyPair());
   const schedule = generateKeyPair();
   const emergency = generateKeyPair();
+  const release = generateKeyPair();
   const keys: RootMetadata['keys'] = {};
-  for (const kp of [...roots, schedule, emergency]) keys[kp.keyid] = { keytype: 'ed25519', public: kp.publicKey };
+  for (const kp of [...roots, schedule, emergency, release]) keys[kp.keyid] = { keytype: 'ed25519', public: kp.publicKey };
   const expires = iso(o.now + years * 365 * 86_400_000);
   const root: RootMetadata = {
     _type: 'root', version: 1, expires, keys,
@@ -144,6 +147,7 @@ export function initKeysDir(dir: string, n: number, k: number, years: number, o:
       root: { keyids: roots.map((r) => r.keyid), threshold: k },
       schedule: { keyids: [schedule.keyid], threshold: 1 },
       emergency: { keyids: [emergency.keyid], threshold: 1 },
+      release: { keyids: [release.keyid], threshold: 1 },
     },
     revokedKeys: [], revokedDevices: [],
   };
@@ -161,6 +165,8 @@ export function initKeysDir(dir: string, n: number, k: number, years: number, o:
     write(sp, () => writeKeyFile(sp, schedule.privateKeyPem));
     const ep = join(dir, 'emergency.key');
     write(ep, () => writeKeyFile(ep, emergency.privateKeyPem));
+    const lp = join(dir, 'release.key');
+    write(lp, () => writeKeyFile(lp, release.privateKeyPem));
     steps.run(() => ensurePrivateDir(join(dir, 'roots')), () => rmSync(join(dir, 'roots'), { recursive: true, force: true }));
     const vp = join(dir, 'roots', '1.root.json');
     write(vp, () => writeFileAtomic(vp, rootJson));
@@ -171,7 +177,7 @@ export function initKeysDir(dir: string, n: number, k: number, years: number, o:
     steps.rollback();
     throw e;
   }
-  return { dir, rootKeys: written.filter((p) => /root-\d+\.key$/.test(p)), schedule: join(dir, 'schedule.key'), emergency: join(dir, 'emergency.key'), root, encrypted: o.passphrase !== undefined };
+  return { dir, rootKeys: written.filter((p) => /root-\d+\.key$/.test(p)), schedule: join(dir, 'schedule.key'), emergency: join(dir, 'emergency.key'), release: join(dir, 'release.key'), root, encrypted: o.passphrase !== undefined };
 }
 
 function checkThreshold(n: number, k: number): void {

@@ -56,7 +56,7 @@ export const AgentUpdate = Type.Object(
   {
     deploymentId: Id,
     release: SignedRelease,
-    /** Where to download the artifact: /api/v1/releases/{sha256}/artifact on the controller (Range supported). */
+    /** Where to download the artifact: `releases/{sha256}`, relative to the controller's URL (content-addressed, Range supported). */
     url: Type.String({ maxLength: 2048 }),
     /** Only a deployment created with an explicit downgrade sets this; otherwise versions only go up. */
     allowDowngrade: Type.Optional(Type.Boolean()),

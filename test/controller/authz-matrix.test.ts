@@ -9,6 +9,7 @@ import { PAIRING_ALPHABET } from '../../shared/pairing.js';
 import { toneWav } from '../../shared/wav.js';
 import { ApiClient } from '../../scripts/lib/api-client.js';
 import { startTestController, type TestController } from '../support/controller.js';
+import { recordFigures } from '../reliability/support/mode.js';
 
 /**
  * The authorization matrix (issue 4): every route × every role × in-zone and out-of-zone. Each user holds one
@@ -66,7 +67,12 @@ describe('authorization matrix', () => {
       clients.set(r.name, c);
     }
   });
-  after(async () => t.close());
+  // issue 10: the matrix's counts are the attack suite's authorization rows (suite 'attacks').
+  const tally = { probes: 0, refused: 0, allowed: 0, wrong: 0 };
+  after(async () => {
+    recordFigures({ suite: 'attacks', what: 'HTTP authorization matrix: every route × role × in/out of zone', figures: { routes: t.controller.routes.length, roles: ROLES.length, ...tally }, reproduce: 'npm test -- test/controller/authz-matrix' });
+    await t.close();
+  });
 
   // Fresh objects per probe, written straight into the data layer, so one probe never depends on another.
   const mk = {
@@ -299,6 +305,9 @@ describe('authorization matrix', () => {
           const text = probe.stream && res.ok ? (abort.abort(), '') : await res.text();
           const expectOk = side === 'X1' && allowed(r, route.perm as Permission);
           const ok = res.status !== 401 && res.status !== 403;
+          tally.probes++;
+          tally[ok ? 'allowed' : 'refused']++;
+          if (ok !== expectOk) tally.wrong++;
           if (ok !== expectOk) failures.push(`${key} [${side}] → ${res.status} (expected ${expectOk ? 'allowed' : '403'}) ${text.slice(0, 160)}`);
           if (ok && res.status >= 500) failures.push(`${key} [${side}] → ${res.status} ${text.slice(0, 160)}`);
           // Lists never leak the other commune.

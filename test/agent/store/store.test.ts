@@ -39,6 +39,18 @@ test('a database made by a newer agent is refused with LOA_ERR_STORE_NEWER', () 
   rmSync(dir, { recursive: true, force: true });
 });
 
+test('after a rollback an older agent opens a database a newer one migrated additively, but not one that needs more', () => {
+  const dir = tmp();
+  const path = join(dir, 'a.db');
+  openDb({ path, migrations: [...MIGRATIONS, 'CREATE TABLE newer_thing (a INTEGER)'] }).close();
+  const older = openDb({ path });
+  assert.equal(older.pragma('user_version', { simple: true }), MIGRATIONS.length + 1, 'the newer schema stays as it is');
+  older.close();
+  openDb({ path, migrations: [...MIGRATIONS, 'CREATE TABLE newer_thing (a INTEGER)'], minReader: MIGRATIONS.length + 1 }).close();
+  assert.equal(codeOf(() => openDb({ path })), 'LOA_ERR_STORE_NEWER');
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test('a failing migration leaves the schema version unchanged and says which one failed', () => {
   const dir = tmp();
   openDb({ path: join(dir, 'a.db') }).close();
