@@ -204,6 +204,8 @@ export const ERRORS = {
   LOA_ERR_STORE_SNAPSHOT: { en: 'A copy of the manifest, trust root or event counter kept outside the database cannot be read', vi: 'Không đọc được bản sao lịch phát, khóa gốc hoặc bộ đếm sự kiện lưu ngoài cơ sở dữ liệu' },
   LOA_ERR_MEDIA_STORED_CORRUPT: { en: 'A stored media file no longer matches its sha256 (cut short or altered on disk); it is fetched again', vi: 'Tệp âm thanh đã lưu không còn khớp mã băm (bị cắt ngắn hoặc bị sửa trên đĩa); sẽ tải lại' },
   LOA_ERR_DISK_FULL: { en: 'The disk of the data folder is full', vi: 'Ổ đĩa của thư mục dữ liệu đã đầy' },
+  // issue 10: process chaos
+  LOA_ERR_COMMAND_INTERRUPTED: { en: 'The device stopped (power cut or crash) after it accepted the command and before it finished it; the command is not run again', vi: 'Thiết bị bị dừng (mất điện hoặc lỗi) sau khi nhận lệnh và trước khi thực hiện xong; lệnh không được chạy lại' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

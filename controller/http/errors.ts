@@ -43,6 +43,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LOA_ERR_MEDIA_NOT_IMAGE: 415, LOA_ERR_MEDIA_NOT_VIDEO: 415, LOA_ERR_MEDIA_CORRUPT: 422, LOA_ERR_MEDIA_KIND_MISMATCH: 422,
   // issue 10: storage faults (device-side; reported in events)
   LOA_ERR_STORE_SNAPSHOT: 500, LOA_ERR_MEDIA_STORED_CORRUPT: 422, LOA_ERR_DISK_FULL: 507,
+  // issue 10: process chaos (device-side; reported in command acks)
+  LOA_ERR_COMMAND_INTERRUPTED: 500,
 };
 
 export function statusOf(code: ErrorCode): number {
