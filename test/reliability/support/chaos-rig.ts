@@ -33,6 +33,13 @@ export interface ChaosRigOptions {
   agentEnv?: Record<string, string>;
   /** Leave the schedule out (tests that make their own). */
   noSchedule?: boolean;
+  /**
+   * How many schedule rules (one program each spacingMs, for rules × spacingMs, repeating every 5 minutes once
+   * rules reach 300 s / spacingMs). Default: the full 5-minute cycle. Fewer rules set the rig up faster.
+   */
+  rules?: number;
+  /** The first program starts this long after the schedules are made (default 20 s). */
+  leadMs?: number;
 }
 
 export interface ChaosRig {
@@ -124,11 +131,11 @@ async function build(o: ChaosRigOptions, dir: string, started: { stop(): Promise
   const { program } = await api.post<{ program: { id: string } }>('/api/v1/programs', { zoneId: 'X01', title: 'Bản tin', items: [{ kind: 'media', mediaId: media.id }] });
   await api.post(`/api/v1/programs/${program.id}/submit`);
   await api.post(`/api/v1/programs/${program.id}/approve`);
-  const firstAt = Math.ceil((Date.now() + (o.noSchedule ? 0 : 20_000)) / 1000) * 1000;
+  const firstAt = Math.ceil((Date.now() + (o.noSchedule ? 0 : o.leadMs ?? 20_000)) / 1000) * 1000;
   if (!o.noSchedule) {
     // A rule may repeat at most every 5 minutes: 300 s / spacingMs rules, FREQ=MINUTELY;INTERVAL=5 each, offset
     // by spacingMs (40 plays each, the most a day allows is 48), make one program every spacingMs for 200 minutes.
-    for (let i = 0; i < Math.round(300_000 / spacingMs); i++) {
+    for (let i = 0; i < Math.min(o.rules ?? Infinity, Math.round(300_000 / spacingMs)); i++) {
       const { schedule } = await api.post<{ schedule: { id: string } }>('/api/v1/schedules', {
         zoneId: 'X01', programId: program.id, title: `Nhịp ${i + 1}`, dtstart: localStamp(firstAt + i * spacingMs), rrule: 'FREQ=MINUTELY;INTERVAL=5;COUNT=40',
         priority: 'normal', volume: 80, onPreempt: 'resume', maxDelayMs: programMs, targets: { zones: ['X01-C1'], devices: [] }, confirmNightHours: true,
