@@ -78,7 +78,8 @@ async function chaos(name: string, broker: 'embedded' | 'mosquitto', targets: Ta
     assert.equal(delivery.unsent, 0, 'the outbox drained after the heal');
     assert.deepEqual(orders.problems, [], `no signed order executed twice (seed ${seed})`);
     assert.ok(pop.completed > 0, 'programs played');
-    assert.ok(r.spawnToPlay.length > 0 || iterations < 4 || !targets.includes('agent'), `at least one restart with a program due was measured: ${r.restarts.join('; ')}`);
+    // Restart-to-playing is the embedded variant's invariant (the mosquitto one kills the agent too rarely to aim).
+    assert.ok(r.spawnToPlay.length > 0 || broker === 'mosquitto' || iterations < 4 || !targets.includes('agent'), `at least one restart with a program due was measured: ${r.restarts.join('; ')}`);
     // 2 s from restart to playing, measured as the device lives it but fairly on a shared machine: from the
     // restarted agent's own first act (its agent.start event: node has loaded the agent, the store is open) to
     // its play.start (outputs warmed up, audio starting). Spawn → play.start is recorded too: it adds node's own
