@@ -122,6 +122,10 @@ export class Agent {
 
   async start(): Promise<void> {
     const { dataDir, profile } = this.o;
+    // How long each start step took (logged with `agent ready`): playing again quickly after a power cut matters.
+    const t0 = this.clock.monotonic();
+    const steps: Record<string, number> = {};
+    const step = (name: string): void => void (steps[name] = Math.round(this.clock.monotonic() - t0));
     this.identity = loadIdentity(dataDir);
     const now = (): number => this.clock.now();
     this.disk = new DiskGuard({
@@ -147,6 +151,7 @@ export class Agent {
         this.log.error({ code: err.code }, `the copies outside the database could not be written: ${err.message}`);
       }
     }
+    step('store');
     this.event('agent.start', `start:${now()}:${process.pid}`, { pid: process.pid, profile: profile.id });
     const manager0 = this.manager;
     const guard = new MediaGuard({
@@ -163,6 +168,7 @@ export class Agent {
       onEvent: (type, data) => this.event(type, `${type}:${now()}`, data),
     });
     await this.outputs.start();
+    step('outputs');
 
     const sink = this.o.sink ?? createAudioSink(profile.audio, { clock: this.clock, log: this.log.child({ m: 'player' }), fileDir: join(dataDir, 'sink') });
     this.sink = sink;
@@ -175,6 +181,7 @@ export class Agent {
       this.log.error({ code: err.code }, err.message);
       this.event('audio.fault', `audio-check:${now()}`, { code: err.code, message: err.message });
     }
+    step('sink');
     const commandStore = new CommandStore(db);
     if (profile.display && this.o.display !== false) {
       // Loaded only on boards: a loudspeaker receiver keeps none of the display code in memory.
@@ -200,7 +207,9 @@ export class Agent {
       ...this.o.scheduler,
     });
     const current = this.manager.current();
+    step('handlers');
     this.scheduler.setManifest(current?.signed ?? null);
+    step('manifest');
     const manager = this.manager;
     this.emergency = new EmergencyHandler({
       deviceId: this.deviceId, store: new EmergencyStore(db), outbox, scheduler: this.scheduler, clock: this.clock, log: this.log.child({ m: 'emergency' }),
@@ -219,11 +228,19 @@ export class Agent {
     });
     this.commands.restore();
     this.scheduler.start();
+    step('scheduler');
+    // Playing first: a program due at start is begun before sync loads (MQTT, HTTP: a few hundred ms of module
+    // loading on a small board) and competes with the warm-up timer. At most 3 s.
+    const waited = new AbortController();
+    await Promise.race([this.scheduler.settled(), this.clock.sleep(3000, waited.signal).catch(() => undefined)]);
+    waited.abort();
+    step('playing');
     await this.startSync(media);
+    step('sync');
     // Every stored file is re-hashed once per start, in the background (playback re-checks each file anyway).
     void guard.checkAll().catch((e: unknown) => this.log.error({ err: e }, 'media check failed'));
     void this.disk.run(this.stopCtl.signal).catch((e: unknown) => this.log.error({ err: e }, 'disk check failed'));
-    this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0, sync: this.syncer !== null }, 'agent ready');
+    this.log.info({ deviceId: this.deviceId, manifest: current?.signed.version ?? 0, sync: this.syncer !== null, startMs: steps }, 'agent ready');
   }
 
   /** Sync with the controller, after the scheduler: it runs in the background and playback never waits for it. */

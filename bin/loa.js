@@ -10,4 +10,10 @@ if (!existsSync(entry)) {
   console.error('loa: the compiled CLI is missing (dist/scripts/loa.js). Run `npm install` or `npm run build` in ' + root);
   process.exit(1);
 }
-await import(entry);
+// `loa agent run --data-dir D --profile P` starts the agent without loading the rest of the CLI (a receiver
+// restarting after a power cut must be playing again within 2 s): scripts/cli/agent-run.ts.
+const fast = process.argv[2] === 'agent' && process.argv[3] === 'run'
+  ? await import(join(root, 'dist', 'scripts', 'cli', 'agent-run.js')).then((m) => ({ m, args: m.agentRunArgs(process.argv.slice(4)) }))
+  : null;
+if (fast?.args) fast.m.runAgentMain(fast.args);
+else await import(entry);

@@ -213,6 +213,8 @@ export const ERRORS = {
   LOA_ERR_DEPLOYMENT_STATE: { en: 'The deployment is not in a state that allows this', vi: 'Đợt cập nhật đang ở trạng thái không cho phép thao tác này' },
   LOA_ERR_DEPLOYMENT_HALTED: { en: 'The rollout stopped: too many devices failed in a wave', vi: 'Đợt cập nhật đã dừng: quá nhiều thiết bị lỗi trong một lượt' },
   LOA_ERR_DEPLOYMENT_TIMEOUT: { en: 'The device did not report a healthy update within the wave timeout', vi: 'Thiết bị không báo cập nhật thành công trong thời hạn của lượt' },
+  // issue 10: process chaos
+  LOA_ERR_COMMAND_INTERRUPTED: { en: 'The device stopped (power cut or crash) after it accepted the command and before it finished it; the command is not run again', vi: 'Thiết bị bị dừng (mất điện hoặc lỗi) sau khi nhận lệnh và trước khi thực hiện xong; lệnh không được chạy lại' },
 } as const satisfies Record<string, { en: string; vi: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

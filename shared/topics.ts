@@ -16,6 +16,11 @@ export const topics = {
   zone: (zoneId: string, kind: DownKind): string => `${TOPIC_ROOT}/zone/${zoneId}/${kind}`,
   /** device → controller */
   up: (deviceId: string, kind: UpKind): string => `${TOPIC_ROOT}/dev/${deviceId}/up/${kind}`,
+  /**
+   * controller → device: the end-to-end acknowledgement of its events (EventsAck), published after the
+   * controller's ingest COMMITTED them. Not a DOWN_KIND: only the real agent subscribes to it.
+   */
+  ack: (deviceId: string): string => `${TOPIC_ROOT}/dev/${deviceId}/ack`,
   /** what a device subscribes to for itself */
   deviceFilter: (deviceId: string): string => `${TOPIC_ROOT}/dev/${deviceId}/#`,
   /** what the controller subscribes to for all devices */

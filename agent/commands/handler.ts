@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Clock } from '../../shared/clock.js';
 import { LoaError, toLoaError } from '../../shared/errors.js';
+import { failpoint } from '../../shared/failpoints.js';
 import type { Logger } from '../../shared/log.js';
 import { COMMAND_MAX_BYTES, type CommandAck, type DeviceCommand } from '../../shared/schemas/command.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
@@ -46,9 +47,17 @@ export class CommandHandler {
 
   constructor(private readonly o: CommandHandlerOptions) {}
 
-  /** After a start: reboot commands that restarted the agent are done now. */
+  /**
+   * After a start: reboot commands that restarted the agent are done now. Any other command still `received`
+   * was accepted (and is refused as a replay from now on) but the agent stopped before finishing it — a test
+   * tone queued only in memory, say: it is reported failed with LOA_ERR_COMMAND_INTERRUPTED, never run again.
+   */
   restore(): void {
     const now = this.o.clock.now();
+    for (const r of this.o.store.interrupted()) {
+      this.o.log.warn({ code: 'LOA_ERR_COMMAND_INTERRUPTED', commandId: r.commandId, type: r.type }, 'a device command was interrupted by a stop; reported failed');
+      this.finish({ commandId: r.commandId, seq: r.seq }, 'failed', { code: 'LOA_ERR_COMMAND_INTERRUPTED', reason: `the agent stopped after accepting this ${r.type} command and before finishing it; it is not run again` });
+    }
     for (const r of this.o.store.restarting()) {
       this.ack({ commandId: r.commandId, seq: r.seq }, 'done', { result: { restarted: true, restartedAt: new Date(now).toISOString(), downMs: Math.max(0, now - r.receivedAt) } });
       this.o.store.setState(r.commandId, 'done');
@@ -78,6 +87,7 @@ export class CommandHandler {
     }
     this.o.store.record(c, now);
     this.ack(c, 'received');
+    failpoint('command.after-received');
     this.o.log.info({ commandId: c.commandId, seq: c.seq, type: c.type }, 'device command accepted');
     try {
       await this.execute(c);

@@ -42,6 +42,12 @@ export class CommandStore {
       .all().map((r) => ({ commandId: r.command_id, seq: r.seq, receivedAt: r.received_at }));
   }
 
+  /** Commands accepted but never finished: the agent stopped in between (a kill, a power cut). */
+  interrupted(): { commandId: string; seq: number; type: string; receivedAt: number }[] {
+    return this.db.prepare<[], { command_id: string; seq: number; type: string; received_at: number }>("SELECT command_id, seq, type, received_at FROM commands_seen WHERE state = 'received' ORDER BY seq")
+      .all().map((r) => ({ commandId: r.command_id, seq: r.seq, type: r.type, receivedAt: r.received_at }));
+  }
+
   /** Forgets expired commands (the last seq, and their own expiry, still refuse a replay). */
   prune(now: number): number {
     return this.db.prepare("DELETE FROM commands_seen WHERE expires_at <= ? AND state <> 'restarting'").run(now).changes;

@@ -84,6 +84,8 @@ export class Scheduler {
   private loopDone: Promise<void> = Promise.resolve();
   /** How many times the loop has looked at the clock (for tests and metrics: an idle agent should rarely wake). */
   ticks = 0;
+  private settledResolve: (() => void) | null = null;
+  private readonly settledP = new Promise<void>((r) => (this.settledResolve = r));
 
   constructor(options: SchedulerOptions) {
     this.o = { horizonMs: 6 * 3_600_000, maxSleepMs: 1000, checkpointMs: 5000, staleGraceMs: 30 * DAY, clockStepMs: 2000, prewarmMarginMs: 250, onPlay: () => undefined, onTaskError: () => undefined, volumeOf: (occ) => occ.volume, display: null, ...options };
@@ -117,6 +119,14 @@ export class Scheduler {
     return this.timeline ? this.timeline.between(now, now + 7 * DAY).filter((x) => !this.isFinal(x.key)).slice(0, n) : [];
   }
 
+  /**
+   * Resolves once the first look at the clock is done and the play it started, if any, has begun (amplifiers
+   * warmed up, audio starting) or ended. The agent starts non-essential work (sync) only then (issue 10).
+   */
+  settled(): Promise<void> {
+    return this.settledP;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -132,6 +142,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.settledResolve?.();
     const c = this.current;
     if (c) {
       c.reason = 'stopped';
@@ -232,6 +243,7 @@ export class Scheduler {
   private async loop(): Promise<void> {
     while (this.running) {
       const next = await this.tick();
+      if (this.ticks === 1 && !this.current) this.settledResolve?.();
       if (!this.running) break;
       const now = this.o.clock.now();
       const wait = Math.min(Math.max(0, next - now), this.o.maxSleepMs);
@@ -408,6 +420,7 @@ export class Scheduler {
       this.o.log.error({ err: e, occurrence: occ.key }, 'play task failed');
       this.o.onTaskError(e);
     }).finally(() => {
+      this.settledResolve?.();
       if (this.current === cur) this.current = null;
       // After a failure the loop looks again at its next wake (≤ maxSleepMs), not at once: no busy retry loop.
       if (!failed) this.wake();
@@ -437,6 +450,7 @@ export class Scheduler {
       return;
     }
     this.o.plays.begin(occ, attempt, offset, clock.now(), this.isStale() ? { stale: true } : {});
+    this.settledResolve?.();
     this.refreshState(occ.key);
     this.jumpedOver.delete(occ.key);
     this.lastCheckpointMono = clock.monotonic();

@@ -24,6 +24,8 @@ export class Outbox {
   private readonly byKey;
   private readonly pendingStmt;
   private readonly markStmt;
+  private readonly markRangeStmt;
+  private readonly prevStmt;
   private readonly lastSeqStmt;
   private readonly seqDir: string | null;
   private reserved = -1;
@@ -36,6 +38,8 @@ export class Outbox {
     this.byKey = db.prepare<[string], Row>('SELECT * FROM outbox WHERE dedupe = ?');
     this.pendingStmt = db.prepare<[number, number], Row>('SELECT * FROM outbox WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?');
     this.markStmt = db.prepare('UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL');
+    this.prevStmt = db.prepare<[number], { seq: number; sent_at: number | null }>('SELECT seq, sent_at FROM outbox WHERE seq < ? ORDER BY seq DESC LIMIT 1');
+    this.markRangeStmt = db.prepare('UPDATE outbox SET sent_at = ? WHERE seq BETWEEN ? AND ? AND sent_at IS NULL');
   }
 
   /**
@@ -80,6 +84,24 @@ export class Outbox {
     this.options.db.transaction(() => {
       for (const s of seqs) this.markStmt.run(at, s);
     })();
+  }
+
+  /**
+   * Marks the events in the inclusive ranges as delivered (the controller's end-to-end ack; `sent_at` means
+   * "committed by the controller", not merely "left the device"). Returns how many were pending.
+   */
+  markSentRanges(ranges: readonly (readonly [number, number])[], at: number): number {
+    let n = 0;
+    this.options.db.transaction(() => {
+      for (const [from, to] of ranges) n += this.markRangeStmt.run(at, from, to).changes;
+    })();
+    return n;
+  }
+
+  /** The seq of the event before `seq` when the controller has not acknowledged it yet; null otherwise. */
+  unackedBefore(seq: number): number | null {
+    const r = this.prevStmt.get(seq);
+    return r && r.sent_at === null ? r.seq : null;
   }
 
   /** All events of some types, in order (reports, tests, the local UI). */

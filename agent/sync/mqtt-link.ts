@@ -21,6 +21,8 @@ export interface MqttLinkOptions {
   status: () => Omit<DeviceStatus, 'online' | 'at'>;
   /** A message on one of the device's own down topics. Must not throw (errors are logged if it does). */
   onMessage: (kind: DownKind, payload: Buffer) => void;
+  /** The controller's end-to-end ack of events (`…/dev/{id}/ack`); subscribed to only when given. Must not throw. */
+  onAck?: (payload: Buffer) => void;
   /** Reconnect backoff, 1 s → 60 s by default, with jitter. */
   backoff?: BackoffOptions;
   random?: () => number;
@@ -145,7 +147,7 @@ export class MqttLink extends EventEmitter<{ up: []; down: [reason: string]; ret
         upAt = clock.monotonic();
         this.publishOn(conn, this.statusTopic, this.statusPayload(true), true)
           .catch((e: unknown) => log.debug({ err: (e as Error).message }, 'online status not acknowledged'));
-        const subs = DOWN_KINDS.map((k) => topics.down(deviceId, k));
+        const subs = [...DOWN_KINDS.map((k) => topics.down(deviceId, k)), ...(this.o.onAck ? [topics.ack(deviceId)] : [])];
         client.subscribe(subs, { qos: 1 }, (err, granted) => {
           if (err) {
             log.warn({ code: 'LOA_ERR_SYNC_MQTT', reason: err.message }, 'MQTT subscribe failed');
@@ -179,6 +181,14 @@ export class MqttLink extends EventEmitter<{ up: []; down: [reason: string]; ret
   }
 
   private dispatch(topic: string, payload: Buffer): void {
+    if (this.o.onAck && topic === topics.ack(this.o.deviceId)) {
+      try {
+        this.o.onAck(payload);
+      } catch (e) {
+        this.o.log.warn({ code: 'LOA_ERR_MQTT_PAYLOAD', topic, reason: (e as Error).message }, 'ignored an invalid events ack');
+      }
+      return;
+    }
     const kind = DOWN_KINDS.find((k) => topics.down(this.o.deviceId, k) === topic);
     if (!kind) {
       this.o.log.debug({ topic }, 'message on an unexpected topic ignored');

@@ -3,7 +3,6 @@ import type { Readable } from 'node:stream';
 import { SystemClock, type Clock } from '../../shared/clock.js';
 import { LoaError, toLoaError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/log.js';
-import type { DeviceEvent } from '../../shared/schemas/events.js';
 import type { MediaEntry, SignedManifest } from '../../shared/schemas/manifest.js';
 import type { RootMetadata } from '../../shared/schemas/root.js';
 import type { Notify } from '../../shared/schemas/telemetry.js';
@@ -18,7 +17,7 @@ import { MediaDownloader } from './download.js';
 import { ControllerHttp, type FetchFn } from './http.js';
 import { ManifestFetcher, type CheckResult } from './manifest-fetch.js';
 import { MqttLink, type MqttConnectFn, type RetryInfo } from './mqtt-link.js';
-import { outboxSource } from './outbox-drain.js';
+import { EventDrain } from './event-drain.js';
 import { QueueDrain } from './queue-drain.js';
 import { SYNC_KEYS, SyncSettings } from './settings.js';
 import { Telemetry, telemetrySource, type AgentStats } from './telemetry.js';
@@ -59,6 +58,8 @@ export interface SyncOptions {
   telemetryCap?: number;
   /** How often the drains look for new rows while connected (default 1 s). */
   drainPollMs?: number;
+  /** Events unacknowledged by the controller this long are published again (default 10 s; event-drain.ts). */
+  eventAckTimeoutMs?: number;
   downloadIdleTimeoutMs?: number;
   /** Signed commands and emergency orders (their handlers come with their own issues). */
   onDown?: (kind: Exclude<DownKind, 'notify'>, payload: unknown) => void;
@@ -78,7 +79,7 @@ interface Parts {
   link: MqttLink;
   downloader: MediaDownloader;
   fetcher: ManifestFetcher;
-  events: QueueDrain<DeviceEvent>;
+  events: EventDrain;
   telemetryDrain: QueueDrain<QueuedTelemetry>;
   queue: TelemetryQueue;
 }
@@ -125,6 +126,7 @@ export class Sync extends EventEmitter<SyncEvents> {
       url: o.config.mqttUrl, deviceId: o.deviceId, token: o.token, clock, log: log.child({ m: 'mqtt' }), random,
       status: () => ({ manifestVersion: o.manager.currentVersion(), ...(o.agentVersion ? { agentVersion: o.agentVersion } : {}) }),
       onMessage: (kind, payload) => this.onMessage(kind, payload, log),
+      onAck: (payload) => this.parts?.events.onAck(payload),
       ...(o.backoff ? { backoff: o.backoff } : {}), ...(o.stableMs !== undefined ? { stableMs: o.stableMs } : {}),
       ...(o.mqttConnect ? { connect: o.mqttConnect } : {}),
     });
@@ -137,7 +139,10 @@ export class Sync extends EventEmitter<SyncEvents> {
       ...(o.retry ? { retry: o.retry } : {}), ...(trust ? { trust } : {}),
     });
     const poll = o.drainPollMs !== undefined ? { pollMs: o.drainPollMs } : {};
-    const events = new QueueDrain({ link, source: outboxSource({ outbox: o.outbox, deviceId: o.deviceId, now: () => clock.now() }), clock, log, ...poll });
+    const events = new EventDrain({
+      link, outbox: o.outbox, deviceId: o.deviceId, clock, log, ...poll,
+      ...(o.eventAckTimeoutMs !== undefined ? { ackTimeoutMs: o.eventAckTimeoutMs } : {}),
+    });
     const queue = new TelemetryQueue({ db: o.db, ...(o.telemetryCap ? { cap: o.telemetryCap } : {}) });
     const telemetryDrain = new QueueDrain({ link, source: telemetrySource({ queue, deviceId: o.deviceId }), clock, log, ...poll });
     const telemetry = new Telemetry({

@@ -4,11 +4,11 @@ import { isValidFilter } from './match.js';
 /**
  * The broker's topic ACL for devices (DESIGN §2), as pure functions. Everything not allowed here is refused:
  *
- * - subscribe: `loa/v1/dev/{own}/{notify|cmd|emergency|+|#}` and `loa/v1/zone/{z}/{notify|cmd|emergency|+|#}`
+ * - subscribe: `loa/v1/dev/{own}/{notify|cmd|emergency|ack|+|#}` and `loa/v1/zone/{z}/{notify|cmd|emergency|+|#}`
  *   for the zones of the device's chain. Never `#`, `+/…`, `$SYS/…`, `$share/…`, another device, or any other
  *   shape. `…/dev/{own}/#` also matches the device's own `up/` topics; those are never forwarded to it.
  * - publish (and the last will): `loa/v1/dev/{own}/up/{status|telemetry|events}`; retained only on `status`.
- * - forward: a device receives only `…/dev/{own}/{down kind}` and `…/zone/{z}/{down kind}` (its subscriptions
+ * - forward: a device receives only `…/dev/{own}/{down kind|ack}` and `…/zone/{z}/{down kind}` (its subscriptions
  *   decide which zones).
  */
 
@@ -21,6 +21,8 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const ROOT = TOPIC_ROOT.split('/');
 const DOWN_LAST: ReadonlySet<string> = new Set<string>([...DOWN_KINDS, '+', '#']);
 const DOWN: ReadonlySet<string> = new Set<string>(DOWN_KINDS);
+/** `…/dev/{own}/ack`: the controller's end-to-end acknowledgement of the device's events (issue 10). */
+const ACK = 'ack';
 /** A topic or filter longer than this is refused outright. */
 export const MAX_TOPIC_LENGTH = 512;
 
@@ -53,7 +55,7 @@ export function canSubscribe(deviceId: string, filter: string, zones: readonly s
   }
   if (p.scope === 'dev') {
     if (p.id !== deviceId) return deny('other_device');
-    return DOWN_LAST.has(p.last) ? ALLOW : deny(p.last === 'up' ? 'up_topic' : 'not_a_device_topic');
+    return DOWN_LAST.has(p.last) || p.last === ACK ? ALLOW : deny(p.last === 'up' ? 'up_topic' : 'not_a_device_topic');
   }
   if (p.scope === 'zone') {
     if (p.id === '+' || p.id === '#' || !isDeviceId(p.id) || !zones.includes(p.id)) return deny('other_zone');
@@ -87,6 +89,7 @@ export function canPublish(deviceId: string, topic: string, retain: boolean, pay
  */
 export function canForward(deviceId: string, topic: string): boolean {
   const p = splitScoped(topic);
+  if (p?.scope === 'dev' && p.last === ACK) return p.id === deviceId;
   if (!p || !DOWN.has(p.last)) return false;
   if (p.scope === 'dev') return p.id === deviceId;
   return p.scope === 'zone';

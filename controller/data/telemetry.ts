@@ -123,6 +123,7 @@ export class TelemetryRepo {
   private readonly knownStmt;
   private readonly insertTelemetryStmt;
   private readonly insertEventStmt;
+  private readonly hasEventStmt;
   private readonly foldPlayStmt;
   private readonly statusStmt;
   private readonly statusLogStmt;
@@ -143,6 +144,7 @@ export class TelemetryRepo {
     const db = (this.db = options.db);
     this.knownStmt = db.prepare<[string], { ok: number }>('SELECT 1 AS ok FROM devices WHERE id = ?').pluck();
     this.insertTelemetryStmt = db.prepare('INSERT INTO telemetry (device_id, at, received_at, body) VALUES (?, ?, ?, ?)');
+    this.hasEventStmt = db.prepare<[string, number], number>('SELECT 1 FROM device_events WHERE device_id = ? AND seq = ?').pluck();
     this.insertEventStmt = db.prepare('INSERT OR IGNORE INTO device_events (device_id, seq, type, at, received_at, data) VALUES (?, ?, ?, ?, ?, ?)');
     this.foldPlayStmt = db.prepare(`INSERT INTO plays (device_id, occurrence, entry_id, program_id, scheduled_at, started_at, ended_at, status, attempts, played_ms, reason, last_seq, updated_at)
       VALUES (@deviceId, @occurrence, @entryId, @programId, @scheduledAt, @startedAt, @endedAt, @status, @attempt, @playedMs, @reason, @seq, @receivedAt)
@@ -208,6 +210,11 @@ export class TelemetryRepo {
   }
 
   /** Stores an event once per (device, seq). False when it was there already (a resend). */
+  /** Is event (deviceId, seq) stored? */
+  hasEvent(deviceId: string, seq: number): boolean {
+    return this.hasEventStmt.get(deviceId, seq) !== undefined;
+  }
+
   insertEvent(deviceId: string, seq: number, type: EventType, at: number, receivedAt: number, dataJson: string): boolean {
     return this.insertEventStmt.run(deviceId, seq, type, at, receivedAt, dataJson).changes > 0;
   }

@@ -11,6 +11,7 @@ import type { Bus, Unsubscribe } from '../broker/bus.js';
 import type { AckFold } from '../data/emergency.js';
 import type { StateMerge, TelemetryRepo } from '../data/telemetry.js';
 import { decodeUp, type IngestItem, type Problem } from './decode.js';
+import { EventAcks } from './event-acks.js';
 import { playFoldOf } from './plays.js';
 
 export interface TelemetryIngestOptions {
@@ -67,7 +68,7 @@ export interface IngestCounters {
   acksIgnored: number;
 }
 
-type Result = 'stored' | 'duplicate' | 'malformed' | 'mismatched' | 'unknown_device' | 'dropped' | 'failed';
+type Result = 'stored' | 'duplicate' | 'out_of_order' | 'malformed' | 'mismatched' | 'unknown_device' | 'dropped' | 'failed';
 const ackCheck = checker(EmergencyAck, 'LOA_ERR_MQTT_PAYLOAD');
 const commandAckCheck = checker(CommandAck, 'LOA_ERR_MQTT_PAYLOAD');
 const updateCheck = checker(UpdateStateData, 'LOA_ERR_MQTT_PAYLOAD');
@@ -122,6 +123,7 @@ export class TelemetryIngest {
   private flushing = false;
   private readonly listeners = new Set<(s: FlushStats) => void>();
   private readonly throttle = new LogThrottle();
+  private eventAcks: EventAcks | null = null;
   private metrics: { items: Counter<'kind' | 'result'>; acks: Counter<'result'>; commandAcks: Counter<'result'>; flush: Histogram; queue: Gauge } | null = null;
 
   constructor(private readonly options: TelemetryIngestOptions) {}
@@ -152,6 +154,7 @@ export class TelemetryIngest {
         queue: new Gauge({ name: 'loa_ingest_queue_items', help: 'Items waiting for the next flush', registers: [r] }),
       };
     }
+    this.eventAcks ??= new EventAcks({ bus: this.options.bus, log: this.log, now: () => this.clock.now() });
     this.unsubscribe = await this.options.bus.subscribe(topics.allUp, (topic, payload) => this.receive(topic, payload));
   }
 
@@ -247,6 +250,7 @@ export class TelemetryIngest {
       this.flushing = false;
     }
     stats.ms = performance.now() - t0;
+    this.eventAcks?.publish(); // after the commit: the devices may now forget these events
     for (const [k, n] of tally) {
       const [kind, result] = k.split('|') as [string, string];
       if (kind === 'update') {
@@ -291,6 +295,7 @@ export class TelemetryIngest {
   }
 
   private resetStats(stats: FlushStats, fresh: Fresh[], tally: Map<string, number>): void {
+    this.eventAcks?.clear();
     stats.stored = stats.duplicates = stats.unknownDevice = stats.failed = 0;
     fresh.length = 0;
     tally.clear();
@@ -318,6 +323,7 @@ export class TelemetryIngest {
             tally.clear();
             for (const [k, v] of tallyBefore) tally.set(k, v);
             stats.failed++;
+            if (item.kind === 'event') this.eventAcks?.drop(item.deviceId, item.event.seq);
             bump(tally, item.kind, 'failed');
             this.log.error({ code: 'LOA_ERR_INTERNAL', deviceId: item.deviceId, kind: item.kind, err: (e as Error).message }, 'ingest item could not be stored; dropped');
           }
@@ -372,7 +378,13 @@ export class TelemetryIngest {
         }
         case 'event': {
           const e = item.event;
-          if (!repo.insertEvent(id, e.seq, e.type, e.at, item.receivedAt, item.dataJson)) {
+          if (e.after !== undefined && !repo.hasEvent(id, e.after)) {
+            bump(tally, 'event', 'out_of_order'); // its predecessor first: not stored, not acknowledged, sent again
+            break;
+          }
+          const isNew = repo.insertEvent(id, e.seq, e.type, e.at, item.receivedAt, item.dataJson);
+          this.eventAcks?.add(id, e.seq);
+          if (!isNew) {
             stats.duplicates++;
             bump(tally, 'event', 'duplicate');
             break;

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Agent, AGENT_RESTART_EXIT_CODE } from '../../agent/agent.js';
 import { openBundle } from '../../agent/bundle.js';
 import { loadProfile } from '../../agent/config/profile.js';
 import { ensureKey, initIdentity, loadIdentity } from '../../agent/identity.js';
@@ -13,44 +12,10 @@ import { loadControllerConfig } from '../../agent/sync/config.js';
 import { completeEnrollment, requestEnrollment } from '../../agent/sync/enroll.js';
 import { SyncSettings } from '../../agent/sync/settings.js';
 import { TelemetryQueue } from '../../agent/sync/telemetry-queue.js';
-import { runningRelease } from '../../agent/update/version.js';
-import { Watchdog } from '../../agent/watchdog.js';
 import { createLogger } from '../../shared/log.js';
 import { registerAgentPair } from './agent-pair-command.js';
+import { runAgent } from './agent-run.js';
 
-/** Runs an agent until SIGTERM/SIGINT; outputs are forced off on the way out, even after a crash. */
-export async function runAgent(dataDir: string, profilePath: string): Promise<void> {
-  const log = createLogger('agent');
-  const profile = loadProfile(profilePath);
-  // `reboot` commands restart the agent service, not the machine: a clean stop, then an exit status systemd restarts.
-  const agent = new Agent({ dataDir, profile, log, agentVersion: runningRelease().version, onRestart: (commandId) => {
-    log.warn({ commandId, exitCode: AGENT_RESTART_EXIT_CODE }, `restarting the agent service (${commandId.startsWith('update:') ? 'self-update' : 'reboot command'})`);
-    void stop(AGENT_RESTART_EXIT_CODE);
-  } });
-  // Under systemd (Type=notify, WatchdogSec): READY=1 once started, WATCHDOG=1 while the scheduler loop ticks.
-  const watchdog = new Watchdog({ heartbeat: () => agent.schedulerTicks, log: log.child({ m: 'watchdog' }) });
-  let stopping = false;
-  const stop = async (code: number): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    await watchdog.stop();
-    await agent.stop().catch((e: unknown) => log.error({ err: e }, 'stop failed'));
-    process.exit(code);
-  };
-  process.on('SIGTERM', () => void stop(0));
-  process.on('SIGINT', () => void stop(0));
-  process.on('uncaughtException', (e) => {
-    log.fatal({ err: e }, 'uncaught exception: switching outputs off and exiting');
-    void stop(1);
-  });
-  await agent.start();
-  await watchdog.start();
-  // Manifests imported while we run (loa agent import) are picked up on SIGHUP and every 10 s.
-  const reload = (): void => void agent.reloadManifest().catch((e: unknown) => log.error({ err: e }, 'reload failed'));
-  process.on('SIGHUP', reload);
-  setInterval(reload, 10_000).unref();
-  process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, version: runningRelease().version, ...agent.status() }) + '\n');
-}
 
 /** The store of a data dir, for one-shot commands (init, import, status); closes it after `fn`. */
 async function withStore<T>(dataDir: string, deviceId: string, fn: (s: { db: Db; outbox: Outbox; manager: ManifestManager; media: MediaStore }) => T | Promise<T>): Promise<T> {

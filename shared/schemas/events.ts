@@ -27,6 +27,7 @@ export const DeviceEvent = Type.Object(
     type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
     at: Type.Integer({ minimum: 0, description: 'Device wall-clock time, ms since epoch' }),
     data: Type.Record(Type.String(), Type.Unknown()),
+    after: Type.Optional(Type.Integer({ minimum: 1, description: 'The seq of the device\'s previous event while the controller has not acknowledged it: the controller stores this event only once that one is stored (issue 10: per-device order across crashes)' })),
   },
   { additionalProperties: false, title: 'device event' },
 );

@@ -46,6 +46,31 @@ export const Notify = Type.Object(
 );
 export type Notify = Static<typeof Notify>;
 
+/**
+ * `…/dev/{id}/ack` (controller → device, QoS1): these event seqs are committed in the controller's database.
+ * Ranges are inclusive [from, to]; the device keeps an event pending (and sends it again) until an ack covers it.
+ */
+export const EventsAck = Type.Object(
+  {
+    ranges: Type.Array(Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ minimum: 1 })]), { minItems: 1, maxItems: 1000 }),
+    at: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false, title: 'events ack' },
+);
+export type EventsAck = Static<typeof EventsAck>;
+
+/** Sorted, merged inclusive ranges of a set of seqs. */
+export function seqRanges(seqs: Iterable<number>): [number, number][] {
+  const sorted = [...new Set(seqs)].sort((a, b) => a - b);
+  const out: [number, number][] = [];
+  for (const s of sorted) {
+    const last = out[out.length - 1];
+    if (last && s === last[1] + 1) last[1] = s;
+    else out.push([s, s]);
+  }
+  return out;
+}
+
 /** POST /api/v1/enroll: binds a device's public key to a device record, with a one-time token. */
 export const EnrollRequest = Type.Object(
   {

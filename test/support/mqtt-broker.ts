@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesOptions, type Client } from 'aedes';
+import { parseUpTopic, topics } from '../../shared/topics.js';
 
 export interface BrokerMessage {
   topic: string;
@@ -25,9 +26,11 @@ export interface TestBroker {
 
 /**
  * A real aedes broker on a local TCP port (0 = any free port; give the old port to "restart" a broker).
- * `authorizePublish` may withhold its callback to stall a client's publishes (no PUBACK).
+ * `authorizePublish` may withhold its callback to stall a client's publishes (no PUBACK). Unless `ackEvents` is
+ * false, it answers each device event with the controller's end-to-end ack (`…/dev/{id}/ack`), as the real
+ * controller does once it has stored it.
  */
-export async function startBroker(o: { port?: number; authenticate?: AedesOptions['authenticate']; authorizePublish?: AedesOptions['authorizePublish'] } = {}): Promise<TestBroker> {
+export async function startBroker(o: { port?: number; authenticate?: AedesOptions['authenticate']; authorizePublish?: AedesOptions['authorizePublish']; ackEvents?: boolean } = {}): Promise<TestBroker> {
   const passwords: string[] = [];
   const aedes = await Aedes.createBroker({
     authenticate: (client, username, password, done) => {
@@ -41,6 +44,20 @@ export async function startBroker(o: { port?: number; authenticate?: AedesOption
   aedes.on('publish', (packet, client: Client | null) => {
     if (packet.topic.startsWith('$SYS')) return;
     messages.push({ topic: packet.topic, payload: Buffer.from(packet.payload), clientId: client?.id ?? null, retain: packet.retain, qos: packet.qos });
+    const up = parseUpTopic(packet.topic);
+    if (up?.kind === 'events' && client && (o.ackEvents ?? true)) {
+      let body: unknown = null;
+      try {
+        body = JSON.parse(Buffer.from(packet.payload).toString());
+      } catch {
+        // not an event: nothing to acknowledge
+      }
+      const seqs = (Array.isArray(body) ? body : [body]).map((e) => (e as { seq?: unknown } | null)?.seq).filter((s): s is number => typeof s === 'number' && s > 0);
+      if (seqs.length) {
+        const ack = Buffer.from(JSON.stringify({ ranges: seqs.map((s) => [s, s]), at: Date.now() }));
+        aedes.publish({ cmd: 'publish', topic: topics.ack(up.deviceId), payload: ack, qos: 1, retain: false, dup: false }, () => undefined);
+      }
+    }
   });
   const sockets = new Set<Socket>();
   const server: Server = createServer((s) => {

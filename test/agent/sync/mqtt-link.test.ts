@@ -26,7 +26,7 @@ test('the device connects with its id and a fresh valid token, publishes a retai
   try {
     const agent = await dev.startAgent();
     await waitFor(() => agent.sync!.connected, 5000, 'connected');
-    assert.deepEqual(subscribed.sort(), ['cmd', 'emergency', 'notify'].map((k) => `loa/v1/dev/${DEVICE_ID}/${k}`));
+    assert.deepEqual(subscribed.sort(), ['ack', 'cmd', 'emergency', 'notify'].map((k) => `loa/v1/dev/${DEVICE_ID}/${k}`));
     const online = await waitFor(() => broker.messages.find((m) => m.topic === statusTopic), 5000, 'status');
     assert.ok(online.retain && online.qos === 1);
     assert.equal((JSON.parse(online.payload.toString()) as DeviceStatus).online, true);

@@ -15,7 +15,7 @@ const eventsTopic = topics.up(DEVICE_ID, 'events');
 const eventChecker = checker(DeviceEventSchema);
 const eventsAt = (b: TestBroker): DeviceEvent[] => b.messages.filter((m) => m.topic === eventsTopic).map((m) => eventChecker.parse(JSON.parse(m.payload.toString())));
 
-test('outbox events reach the broker once each, in order, as valid DeviceEvents, and are marked sent after their PUBACK', async () => {
+test('outbox events reach the broker once each, in order, as valid DeviceEvents, and are marked sent after the controller\'s end-to-end ack', async () => {
   const broker = await startBroker();
   const controller = await new FakeController().start();
   const dev = new TestDevice(controller, broker.url);
@@ -91,6 +91,45 @@ test('stopping an agent whose broker withholds PUBACKs does not hang, and the ev
     } finally {
       db.close();
     }
+  } finally {
+    await dev.close();
+    await controller.close();
+    await broker.stop();
+  }
+});
+
+test('an event the broker acknowledged (PUBACK) stays pending until the controller acknowledges it, and is published again, in order, when no ack comes', async () => {
+  // A broker that PUBACKs but whose "controller" never answers: the device must not forget the events.
+  const broker = await startBroker({ ackEvents: false });
+  const controller = await new FakeController().start();
+  const dev = new TestDevice(controller, broker.url);
+  try {
+    const agent = await dev.startAgent({ eventAckTimeoutMs: 300 });
+    for (let i = 0; i < 5; i++) agent.event('relay.fault', `noack:${i}`, { i });
+    const want = agent.events().filter((e) => e.type === 'relay.fault').map((e) => e.seq);
+    const published = (): number[] => eventsAt(broker).map((e) => e.seq).filter((s) => want.includes(s));
+    await waitFor(() => published().length >= 2 * want.length, 5000, 'the unacknowledged events published a second time');
+    assert.ok(want.every((s) => agent.unsentEvents().some((e) => e.seq === s)), 'still pending: a PUBACK is not a delivery');
+    assert.deepEqual(published().slice(0, want.length), want, 'first round in seq order');
+    assert.deepEqual(published().slice(want.length, 2 * want.length), want, 'the resend starts again from the oldest, in order');
+
+    // The controller acknowledges the first three: only those leave the outbox; the rest are still resent.
+    const ack = { ranges: [[want[0]!, want[2]!]], at: Date.now() };
+    await broker.publish(topics.ack(DEVICE_ID), JSON.stringify(ack));
+    await waitFor(() => !agent.unsentEvents().some((e) => e.seq === want[2]), 5000, 'the acknowledged events marked sent');
+    assert.deepEqual(agent.unsentEvents().map((e) => e.seq).filter((s) => want.includes(s)), want.slice(3));
+    // (A round read from the outbox before the ack arrived may still be on its way: let one round pass.)
+    const n0 = published().length;
+    await waitFor(() => published().length > n0 + 1, 5000, 'a round after the ack');
+    const n = published().length;
+    await waitFor(() => published().length > n + 1, 5000, 'the rest published again');
+    assert.deepEqual(published().slice(n).filter((s) => s <= want[2]!), [], 'an acknowledged event is never published again');
+
+    // A malformed ack is ignored and changes nothing.
+    await broker.publish(topics.ack(DEVICE_ID), JSON.stringify({ ranges: 'all', at: 1 }));
+    await broker.publish(topics.ack(DEVICE_ID), JSON.stringify({ ranges: [[want[3]!, want[4]!]], at: Date.now() }));
+    await waitFor(() => agent.unsentEvents().filter((e) => want.includes(e.seq)).length === 0, 5000, 'all acknowledged');
+    assert.ok(dev.logs.lines.some((l) => l.includes('LOA_ERR_MQTT_PAYLOAD') && l.includes('events ack')), 'the bad ack was logged with its code');
   } finally {
     await dev.close();
     await controller.close();
