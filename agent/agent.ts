@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SystemClock, type Clock } from '../shared/clock.js';
+import type { Clock } from '../shared/clock.js';
+import { agentClock } from '../shared/file-offset-clock.js';
 import { LoaError, toLoaError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import type { AudioSink } from '../shared/player.js';
@@ -97,7 +98,7 @@ export class Agent {
   private readonly log: Logger;
 
   constructor(private readonly o: AgentOptions) {
-    this.clock = o.clock ?? new SystemClock();
+    this.clock = o.clock ?? agentClock();
     this.log = o.log ?? createLogger('agent');
   }
 
@@ -279,9 +280,11 @@ export class Agent {
         return { manifestVersion: this.scheduler?.manifestVersion ?? 0, stale: this.scheduler?.isStale() ?? false, nowPlaying: now ? now.entryId : null };
       },
     });
+    // Loaded before sync starts: start() returns with every part wired, before sync's first check can report.
+    const wire = this.o.update !== false && this.scheduler && this.outputs && this.sink ? await import('./update/wire.js') : null;
     this.syncer.start();
-    if (this.o.update !== false && this.scheduler && this.outputs && this.sink) {
-      const { createUpdater } = await import('./update/wire.js');
+    if (wire && this.scheduler && this.outputs && this.sink) {
+      const { createUpdater } = wire;
       const syncer = this.syncer;
       this.updater = createUpdater({
         dataDir, deviceId: this.deviceId, controllerUrl: config.controllerUrl, token, clock: this.clock, log: this.log.child({ m: 'update' }),

@@ -9,9 +9,10 @@
  * A symlink is switched atomically: a new symlink under a temporary name, rename(2) over the old one, then an
  * fsync of the directory, so after a power cut `current` is either the old or the new target, never missing.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { syncDir } from '../store/durable-file.js';
 
 export const RELEASES_DIR = 'releases';
 export const CURRENT_LINK = 'current';
@@ -53,14 +54,7 @@ export class InstallLayout {
 }
 
 /** fsync(2) on a directory, so renames and new entries in it survive a power cut. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+export const fsyncDir = syncDir;
 
 /** The folder this agent runs from (the one holding bin/ and dist/). */
 export function packageRoot(): string {
