@@ -29,7 +29,7 @@ export function killOnExit(child: ChildProcess): void {
   child.once('exit', () => live.delete(child));
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.once('exit', () => {
+    const killAll = (): void => {
       for (const c of live) {
         try {
           c.kill('SIGKILL');
@@ -37,7 +37,15 @@ export function killOnExit(child: ChildProcess): void {
           /* already gone */
         }
       }
-    });
+    };
+    process.once('exit', killAll);
+    // The test runner ends a file that runs past its timeout with a signal, which skips 'exit': no orphans then either.
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(sig, () => {
+        killAll();
+        process.exit(sig === 'SIGTERM' ? 143 : 130);
+      });
+    }
   }
 }
 
