@@ -57,7 +57,7 @@ const WINDOW_MS = Math.max(15_000, Math.min(120_000, DURATION_MS * 0.15));
 const SAMPLE_MS = Math.max(1000, Math.min(5000, Math.floor(WINDOW_MS / 6)));
 
 /**
- * - RSS and heap used within 5% (the issue's figure) in long mode, medians of each window (both windows start
+ * - RSS and heap used within 5% (the issue's figure) in long mode, low points of each window (both windows start
  *   with a full GC). Short mode allows 10%: 45 s apart, what is in flight at the sampling moment (aedes queues,
  *   the ingest batch, SQLite's page cache) depends on how loaded the CI machine is, and one full run of the
  *   suite measured +6% heap with no leak. A leak still shows: the 30-minute run has ~50 times the gap.
