@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+export { freePort } from '../support/ports.js';
+import { freePort } from '../support/ports.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,18 +52,6 @@ export function runtimeErrors(): string[] {
   return helper.log().args.map((a) => a[0] as { level?: number; msg?: unknown; type?: string; id?: string })
     .filter((e) => e.level === 20)
     .map((e) => `${e.type ?? '?'} ${e.id ?? ''}: ${String(e.msg)}`);
-}
-
-/** A free TCP port. */
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => ok(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 /** A real mosquitto (the sensors' broker, separate from the controller's) on a random port. */

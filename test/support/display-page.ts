@@ -1,21 +1,9 @@
-import { createServer } from 'node:net';
+export { freePort } from './ports.js';
 import type { Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.LOA_CHROMIUM ?? '/usr/bin/chromium';
 /** Screenshots of the acceptance runs (gitignored). */
 export const SHOT_DIR = 'test-output/boards';
-
-/** A free TCP port on 127.0.0.1 (for Chromium's --remote-debugging-port). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ScreenSample {
   /** Kind of the one layer on screen (not a hidden `.next` one), or null. */

@@ -4,23 +4,12 @@
  * a process here is expected to die: its exit is recorded, never turned into a test failure by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+export { freePort } from '../../support/ports.js';
 import { createInterface } from 'node:readline';
 import { LOA } from '../../support/loa-cli.js';
 import { killOnExit } from '../../support/socat.js';
 import { eventually } from '../../support/wait.js';
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => ok(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 export interface Started {
   child: ChildProcess;
